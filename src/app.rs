@@ -1,0 +1,158 @@
+//! The running agent: builds the pipeline from a validated configuration and runs it to the end.
+//!
+//! ```text
+//! sources ──batches──▶ bounded channel ──▶ delivery thread ──▶ every sink
+//! ```
+//!
+//! Each source is a task; the channel holds at most `max_queue_count` events, so a slow sink
+//! slows the sources down instead of growing memory. SIGINT/SIGTERM cancel the sources, which stop
+//! at the next batch; what is already queued is still delivered before the run ends. A second
+//! signal exits at once.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Config, SourceConfig, SourceKind};
+use crate::sink::{Sink, SinkError};
+use crate::source::object::BATCH_SIZE;
+use crate::source::{self, Batch, SourceContext};
+use crate::telemetry::{Progress, Stats};
+
+/// Events the pipeline queues between sources and sinks when no source sets `max_queue_count`.
+const DEFAULT_MAX_QUEUE_EVENTS: usize = 50_000;
+
+/// How a run is shown.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Show a progress bar (only ever on a terminal).
+    pub progress: bool,
+}
+
+/// The end of a run.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Final counters.
+    pub stats: Arc<Stats>,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// True when a signal ended the run early.
+    pub interrupted: bool,
+}
+
+/// Runs every source to its end and delivers all their events.
+pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunReport> {
+    for source in &config.sources {
+        ensure_runnable(source)?;
+    }
+    let mut sinks = Vec::with_capacity(config.sinks.len());
+    for sink_config in &config.sinks {
+        sinks.push(Sink::open(sink_config)?);
+    }
+    let started = Instant::now();
+    let stats = Arc::new(Stats::default());
+    let shutdown = CancellationToken::new();
+    let signals = tokio::spawn(watch_signals(shutdown.clone()));
+    let (out, batches) = mpsc::channel(queue_batches(&config));
+    let progress = Progress::start(Arc::clone(&stats), options.progress);
+
+    let delivery_stats = Arc::clone(&stats);
+    let delivery = tokio::task::spawn_blocking(move || deliver(sinks, batches, &delivery_stats));
+    let mut sources = JoinSet::new();
+    for source in config.sources {
+        let context =
+            SourceContext { out: out.clone(), shutdown: shutdown.clone(), stats: Arc::clone(&stats) };
+        sources.spawn(run_source(source, context));
+    }
+    drop(out);
+
+    let mut first_error = None;
+    while let Some(joined) = sources.join_next().await {
+        let result = joined.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+        if let Err(error) = result {
+            tracing::error!("{error:#}");
+            first_error.get_or_insert(error);
+        }
+    }
+    let delivered = delivery.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+    progress.finish();
+    signals.abort();
+    match delivered {
+        Err(error) if !error.is_closed_pipe() => return Err(error.into()),
+        _ => {}
+    }
+    if let Some(error) = first_error {
+        return Err(error);
+    }
+    Ok(RunReport { stats, elapsed: started.elapsed(), interrupted: shutdown.is_cancelled() })
+}
+
+fn ensure_runnable(source: &SourceConfig) -> anyhow::Result<()> {
+    match &source.kind {
+        SourceKind::Dir(_) => Ok(()),
+        other => bail!(
+            "source {:?} ({}): the {} source is not available in this build; it can run dir sources only",
+            source.name,
+            source.file.display(),
+            other.type_name()
+        ),
+    }
+}
+
+async fn run_source(source: SourceConfig, context: SourceContext) -> anyhow::Result<()> {
+    let name = source.name.clone();
+    match source.kind {
+        SourceKind::Dir(dir) => {
+            source::dir::run(source.name, dir, context).await.with_context(|| format!("source {name:?}"))
+        }
+        SourceKind::S3(_) | SourceKind::CloudTrailApi(_) => {
+            unreachable!("ensure_runnable rejected source {name:?} before the run started")
+        }
+    }
+}
+
+/// Batches the channel can hold: the smallest `max_queue_count` of the sources, in batches.
+fn queue_batches(config: &Config) -> usize {
+    let events = config
+        .sources
+        .iter()
+        .filter_map(|source| match &source.kind {
+            SourceKind::S3(s3) => Some(s3.max_queue_count as usize),
+            _ => None,
+        })
+        .min()
+        .unwrap_or(DEFAULT_MAX_QUEUE_EVENTS);
+    (events / BATCH_SIZE).max(1)
+}
+
+/// Writes every batch to every sink, in order, until the sources are done or a sink fails.
+fn deliver(mut sinks: Vec<Sink>, mut batches: mpsc::Receiver<Batch>, stats: &Stats) -> Result<(), SinkError> {
+    while let Some(batch) = batches.blocking_recv() {
+        for sink in &mut sinks {
+            sink.write_batch(&batch.events)?;
+        }
+        Stats::add(&stats.events_delivered, batch.events.len() as u64);
+    }
+    Ok(())
+}
+
+async fn watch_signals(shutdown: CancellationToken) {
+    wait_for_signal().await;
+    tracing::warn!("stopping: finishing queued events (signal again to exit at once)");
+    shutdown.cancel();
+    wait_for_signal().await;
+    std::process::exit(130);
+}
+
+async fn wait_for_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler can be installed");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,222 @@
+//! The command line (design.md §4): parse, dispatch, and map outcomes to exit codes.
+//!
+//! Exit codes: 0 success; 1 an error stopped the command (bad configuration, unreadable path,
+//! failing sink); 2 wrong usage; 3 the command finished but some input was bad (a corrupt or
+//! truncated object, an invalid record or line — each was reported on stderr).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::{self, RunOptions};
+use crate::config::{self, Config, DirSource, FileSinkConfig, SinkConfig, SourceConfig, SourceKind};
+use crate::decode::LogType;
+use crate::telemetry::{self, LogFormat};
+
+/// Exit code when the command finished but some input was bad.
+pub const EXIT_BAD_INPUT: u8 = 3;
+
+/// Collects AWS CloudTrail events and VPC Flow Logs and forwards them, normalized, to a SIEM.
+#[derive(Debug, Parser)]
+#[command(name = "trailhound", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors; no summary line.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the sources and sinks of a configuration.
+    Run {
+        #[command(flatten)]
+        files: ConfigFiles,
+        /// One pass per source until caught up, then exit 0 (for cron and tests).
+        #[arg(long)]
+        once: bool,
+        /// Replace the configured sinks: stdout or file:PATH (may be repeated).
+        #[arg(long, value_name = "SINK")]
+        sink: Vec<String>,
+    },
+    /// Validate a configuration: exit 0, or 1 with every problem listed.
+    CheckConfig {
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
+    /// Read local log files or whole AWSLogs trees and print events as NDJSON.
+    Replay {
+        /// How to read the files: from key layout and content (auto), or as one type.
+        #[arg(long, value_enum, default_value = "auto")]
+        log_type: LogTypeArg,
+        /// Append events to this file instead of printing them.
+        #[arg(short, long, value_name = "FILE", conflicts_with = "sink")]
+        output: Option<PathBuf>,
+        /// Where events go: stdout or file:PATH (may be repeated).
+        #[arg(long, value_name = "SINK")]
+        sink: Vec<String>,
+        /// Files or directories.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct ConfigFiles {
+    /// A Trailhound TOML configuration.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A seed INI file (cloudtrail.ini or awsS3CloudTrail.ini); may be repeated.
+    #[arg(long, value_name = "FILE")]
+    ini: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogTypeArg {
+    Auto,
+    #[value(name = "CloudTrail")]
+    CloudTrail,
+    #[value(name = "VPCFlowLogs")]
+    VpcFlowLogs,
+}
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let verbosity = if cli.quiet { -1 } else { cli.verbose.min(3) as i8 };
+    telemetry::init_logging(verbosity, cli.log_format);
+    match execute(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let quiet = cli.quiet;
+    match cli.command {
+        Command::CheckConfig { files } => Ok(check_config(&files)),
+        Command::Run { files, once: _, sink } => {
+            let mut config = load(&files)?;
+            if !sink.is_empty() {
+                config.sinks = parse_sinks(&sink)?;
+            }
+            run_pipeline(config, quiet)
+        }
+        Command::Replay { log_type, output, sink, paths } => {
+            let log_type = match log_type {
+                LogTypeArg::Auto => None,
+                LogTypeArg::CloudTrail => Some(LogType::CloudTrail),
+                LogTypeArg::VpcFlowLogs => Some(LogType::VpcFlowLogs),
+            };
+            let sinks = match output {
+                Some(path) => {
+                    vec![SinkConfig::File(FileSinkConfig { path, rotate_max_bytes: 0, rotate_keep: 1 })]
+                }
+                None if sink.is_empty() => vec![SinkConfig::Stdout],
+                None => parse_sinks(&sink)?,
+            };
+            let dir = DirSource { paths, log_type, inclusions: vec!["*".into()], exclusions: Vec::new() };
+            let source = SourceConfig {
+                name: "replay".into(),
+                file: PathBuf::from("(command line)"),
+                kind: SourceKind::Dir(dir),
+            };
+            run_pipeline(Config { state_dir: None, sources: vec![source], sinks }, quiet)
+        }
+    }
+}
+
+fn load(files: &ConfigFiles) -> Result<Config, config::ConfigErrors> {
+    match &files.config {
+        Some(path) => config::load_toml(path),
+        None => config::load_ini_files(&files.ini),
+    }
+}
+
+fn check_config(files: &ConfigFiles) -> ExitCode {
+    match load(files) {
+        Err(errors) => {
+            eprintln!("{errors}");
+            ExitCode::FAILURE
+        }
+        Ok(config) => {
+            for source in &config.sources {
+                println!("source {:?}: {} ({})", source.name, describe(&source.kind), source.file.display());
+            }
+            for sink in &config.sinks {
+                match sink {
+                    SinkConfig::Stdout => println!("sink: stdout"),
+                    SinkConfig::File(file) => println!("sink: file {}", file.path.display()),
+                }
+            }
+            println!(
+                "configuration is valid: {} source(s), {} sink(s)",
+                config.sources.len(),
+                config.sinks.len()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn describe(kind: &SourceKind) -> String {
+    match kind {
+        SourceKind::Dir(dir) => format!("dir, {} path(s)", dir.paths.len()),
+        SourceKind::S3(s3) => format!(
+            "s3, bucket {}, {}, region {}, prefix {:?}, {} day(s) back",
+            s3.bucket, s3.log_type, s3.aws.region, s3.file_path, s3.no_of_back_days_data
+        ),
+        SourceKind::CloudTrailApi(api) => format!(
+            "cloudtrail_api, region(s) {}, every {} ms, back {} day(s) / {} min, back-off {} min",
+            api.regions.join(","),
+            api.api_polling_interval_ms,
+            api.number_of_back_days_data,
+            api.number_of_back_minutes_data,
+            api.back_off_time
+        ),
+    }
+}
+
+/// The `--sink` shortcuts this build supports.
+fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
+    let mut sinks = Vec::new();
+    for spec in specs {
+        if spec == "stdout" {
+            sinks.push(SinkConfig::Stdout);
+        } else if let Some(path) = spec.strip_prefix("file:").filter(|p| !p.is_empty()) {
+            sinks.push(SinkConfig::File(FileSinkConfig {
+                path: path.into(),
+                rotate_max_bytes: 0,
+                rotate_keep: 1,
+            }));
+        } else {
+            bail!("--sink {spec:?}: allowed stdout or file:PATH");
+        }
+    }
+    Ok(sinks)
+}
+
+fn run_pipeline(config: Config, quiet: bool) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(app::run(config, RunOptions { progress: !quiet }))?;
+    if !quiet {
+        eprintln!("{}", report.stats.summary(report.elapsed));
+    }
+    if report.stats.saw_bad_input() {
+        return Ok(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Ok(ExitCode::SUCCESS)
+}

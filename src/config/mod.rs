@@ -1,0 +1,296 @@
+//! Configuration: files in, one validated [`Config`] out.
+//!
+//! Two formats describe the same settings: Trailhound's TOML (one `[[source]]` table per source,
+//! one `[[sink]]` per sink) and the seed product's INI files, read as they are. Both are parsed
+//! into neutral sections (`document.rs`), then validated by one pure function (`validate.rs`)
+//! that reports *every* problem at once, each with file, line, key, value and allowed range.
+//! Only a validated `Config` reaches the rest of the program.
+
+mod document;
+mod ini;
+mod toml;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use document::Problem;
+
+use crate::decode::LogType;
+
+/// Everything the agent runs: sources, sinks and where state lives.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// `state_dir` from the TOML file, if set (the CLI's `--state-dir` wins over it).
+    pub state_dir: Option<PathBuf>,
+    /// The sources, in file order.
+    pub sources: Vec<SourceConfig>,
+    /// The sinks; a stdout sink when none is configured.
+    pub sinks: Vec<SinkConfig>,
+}
+
+/// One source.
+#[derive(Clone, Debug)]
+pub struct SourceConfig {
+    /// Unique name; scopes checkpoints and appears in `origin.source`.
+    pub name: String,
+    /// The file the source was configured in.
+    pub file: PathBuf,
+    /// What it reads.
+    pub kind: SourceKind,
+}
+
+/// The kinds of source (design.md §5).
+#[derive(Clone, Debug)]
+pub enum SourceKind {
+    /// A local directory tree or files.
+    Dir(DirSource),
+    /// Log files in an S3 bucket.
+    S3(Box<S3Source>),
+    /// CloudTrail LookupEvents.
+    CloudTrailApi(Box<CloudTrailApiSource>),
+}
+
+impl SourceKind {
+    /// The `type` name of the source.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceKind::Dir(_) => "dir",
+            SourceKind::S3(_) => "s3",
+            SourceKind::CloudTrailApi(_) => "cloudtrail_api",
+        }
+    }
+}
+
+/// The `dir` source: local files and trees, read once.
+#[derive(Clone, Debug)]
+pub struct DirSource {
+    /// Files or directories.
+    pub paths: Vec<PathBuf>,
+    /// `None` means: from the key layout, else from the content.
+    pub log_type: Option<LogType>,
+    /// File-name globs to read inside directories.
+    pub inclusions: Vec<String>,
+    /// File-name globs to leave out.
+    pub exclusions: Vec<String>,
+}
+
+/// The `s3` source (`awsS3CloudTrail.ini`).
+#[derive(Clone, Debug)]
+pub struct S3Source {
+    /// Connection and credentials.
+    pub aws: AwsSettings,
+    /// `BucketName`.
+    pub bucket: String,
+    /// `LogType`.
+    pub log_type: LogType,
+    /// `FilePath`: the key prefix the logs live under.
+    pub file_path: String,
+    /// `DepthToRecurse` (1–10).
+    pub depth_to_recurse: u32,
+    /// `NoOfBackDaysData` (1–7).
+    pub no_of_back_days_data: u32,
+    /// `ExclusionDirectories`: a folder whose name contains one of these is skipped.
+    pub exclusion_directories: Vec<String>,
+    /// `DataFolderFilesCount` (100–1000): objects downloaded but not yet processed.
+    pub data_folder_files_count: u32,
+    /// `MaxQueueCount` (50 000–100 000): events queued.
+    pub max_queue_count: u32,
+    /// `Inclusions`: file-name globs.
+    pub inclusions: Vec<String>,
+    /// `Exclusions`: file-name globs.
+    pub exclusions: Vec<String>,
+    /// `MaxResultCount` (1–100): MaxKeys of each listing.
+    pub max_result_count: u32,
+    /// `StartupDelayInSeconds` (0–300).
+    pub startup_delay_in_seconds: u32,
+    /// `LogApiRequests`.
+    pub log_api_requests: bool,
+    /// `RegionFolders`: only these regions (case-sensitive); empty means all.
+    pub region_folders: Vec<String>,
+    /// `SettleMinutes` (1–1440, 15): how late a file may land and still be caught by the poll.
+    pub settle_minutes: u32,
+    /// `SweepIntervalMinutes` (5–1440, 60): how often the whole look-back window is re-listed.
+    pub sweep_interval_minutes: u32,
+    /// `PollIntervalSeconds` (1–86400, 60).
+    pub poll_interval_seconds: u32,
+}
+
+/// The `cloudtrail_api` source (`cloudtrail.ini`).
+#[derive(Clone, Debug)]
+pub struct CloudTrailApiSource {
+    /// Connection and credentials (its region is the first of `regions`).
+    pub aws: AwsSettings,
+    /// Regions polled (`Region`, or `regions = [...]` in TOML).
+    pub regions: Vec<String>,
+    /// `APIPollingIntervalInMs` (1000–60000, 5000).
+    pub api_polling_interval_ms: u32,
+    /// `APIRetryCount` (0–5, 3).
+    pub api_retry_count: u32,
+    /// `MaxResultCount` (1–50, 50).
+    pub max_result_count: u32,
+    /// `StartupDelayInSeconds` (0–300, 30).
+    pub startup_delay_in_seconds: u32,
+    /// `NumberOfBackDaysData` (0–7, 1).
+    pub number_of_back_days_data: u32,
+    /// `NumberOfBackMinutesData` (40–1440, 40): used only when back days is 0.
+    pub number_of_back_minutes_data: u32,
+    /// `BackOffTime` (30–1440, 30) minutes; always less than `NumberOfBackMinutesData`.
+    pub back_off_time: u32,
+}
+
+/// How to reach AWS (or an S3-compatible store).
+#[derive(Clone, Debug)]
+pub struct AwsSettings {
+    /// `Region`.
+    pub region: String,
+    /// Where credentials come from.
+    pub credentials: Credentials,
+    /// `RoleArn`: a role to assume for cross-account collection.
+    pub role_arn: Option<String>,
+    /// `ExternalId` for the role.
+    pub external_id: Option<String>,
+    /// `SessionName` for the role.
+    pub session_name: Option<String>,
+    /// `Endpoint`: an endpoint URL override.
+    pub endpoint: Option<String>,
+    /// `ForcePathStyle`: path-style S3 addressing.
+    pub force_path_style: bool,
+    /// `SignatureVersion` as written (only version 4 is accepted).
+    pub signature_version: Option<String>,
+    /// `ProxyServer` and friends.
+    pub proxy: Option<Proxy>,
+}
+
+/// Where AWS credentials come from.
+#[derive(Clone, Debug)]
+pub enum Credentials {
+    /// `AccessKeyId` + `SecretAccessKey`.
+    Static {
+        /// The access key id.
+        access_key_id: Secret,
+        /// The secret access key.
+        secret_access_key: Secret,
+    },
+    /// A named profile of the shared AWS config files.
+    Profile(String),
+    /// The default AWS chain (environment, shared config, web identity, ECS, IMDS).
+    DefaultChain,
+}
+
+/// An HTTP proxy for every AWS client of a source.
+#[derive(Clone, Debug)]
+pub struct Proxy {
+    /// `ProxyServer`.
+    pub server: String,
+    /// `ProxyPort`.
+    pub port: u16,
+    /// `UserName`.
+    pub user_name: Option<String>,
+    /// `Password`.
+    pub password: Option<Secret>,
+    /// `Domain` (sent as `DOMAIN\user`).
+    pub domain: Option<String>,
+}
+
+/// A secret value: never shown by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// One sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkConfig {
+    /// NDJSON on standard output.
+    Stdout,
+    /// NDJSON appended to a file.
+    File(FileSinkConfig),
+}
+
+/// The `file` sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSinkConfig {
+    /// The file (appended to; created if missing).
+    pub path: PathBuf,
+    /// Rotate once the file reaches this size; 0 never rotates.
+    pub rotate_max_bytes: u64,
+    /// How many rotated files (`path.1` … `path.N`) to keep.
+    pub rotate_keep: u32,
+}
+
+/// Every problem found in the configuration.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<Problem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for problem in &self.0 {
+            writeln!(f, "{problem}")?;
+        }
+        let count = self.0.len();
+        write!(f, "{count} problem{} found", if count == 1 { "" } else { "s" })
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Loads and validates a TOML configuration file (and the INI files it points to).
+pub fn load_toml(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = read(path)?;
+    let mut problems = Vec::new();
+    let document = toml::parse(path, &text, &mut problems);
+    let config = validate::config_from_toml(path, document, &mut problems);
+    finish(config, problems)
+}
+
+/// Loads and validates seed INI files, one source each; the kind comes from the keys.
+pub fn load_ini_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
+    let mut problems = Vec::new();
+    let mut config = Config::default();
+    for path in paths {
+        let text = match read(path) {
+            Ok(text) => text,
+            Err(mut errors) => {
+                problems.append(&mut errors.0);
+                continue;
+            }
+        };
+        let section = ini::parse(path, &text, &mut problems);
+        if let Some(source) = validate::source_from_ini(section, None, &mut problems) {
+            config.sources.push(source);
+        }
+    }
+    validate::check_unique_names(&config.sources, &mut problems);
+    config.sinks.push(SinkConfig::Stdout);
+    finish(config, problems)
+}
+
+fn read(path: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(path)
+        .map_err(|error| ConfigErrors(vec![Problem::in_file(path, None, format!("cannot read: {error}"))]))
+}
+
+fn finish(config: Config, mut problems: Vec<Problem>) -> Result<Config, ConfigErrors> {
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    Err(ConfigErrors(problems))
+}

@@ -1,0 +1,755 @@
+//! Sections → validated configuration. Pure: no I/O except reading INI files a TOML file names.
+//!
+//! Every key is read through [`Fields`], which knows both spellings of a key (TOML snake_case
+//! and the seed's INI name), its range and its default, and records a [`Problem`] — never stops —
+//! so that one run of `check-config` lists everything that is wrong.
+
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use super::document::{Dialect, Entry, Problem, RawValue, Section};
+use super::toml::TomlDocument;
+use super::{
+    AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, Proxy, S3Source,
+    Secret, SinkConfig, SourceConfig, SourceKind,
+};
+use crate::decode::LogType;
+
+/// A key's two spellings.
+#[derive(Clone, Copy, Debug)]
+struct Key {
+    toml: &'static str,
+    ini: &'static str,
+}
+
+const fn key(toml: &'static str, ini: &'static str) -> Key {
+    Key { toml, ini }
+}
+
+const NAME: Key = key("name", "Name");
+const TYPE: Key = key("type", "Type");
+const PATH: Key = key("path", "Path");
+const REGION: Key = key("region", "Region");
+const REGIONS: Key = key("regions", "Regions");
+const ACCESS_KEY_ID: Key = key("access_key_id", "AccessKeyId");
+const SECRET_ACCESS_KEY: Key = key("secret_access_key", "SecretAccessKey");
+const PROFILE: Key = key("profile", "Profile");
+const ROLE_ARN: Key = key("role_arn", "RoleArn");
+const EXTERNAL_ID: Key = key("external_id", "ExternalId");
+const SESSION_NAME: Key = key("session_name", "SessionName");
+const ENDPOINT: Key = key("endpoint", "Endpoint");
+const FORCE_PATH_STYLE: Key = key("force_path_style", "ForcePathStyle");
+const SIGNATURE_VERSION: Key = key("signature_version", "SignatureVersion");
+const PROXY_SERVER: Key = key("proxy_server", "ProxyServer");
+const PROXY_PORT: Key = key("proxy_port", "ProxyPort");
+const PROXY_USER_NAME: Key = key("proxy_user_name", "UserName");
+const PROXY_PASSWORD: Key = key("proxy_password", "Password");
+const PROXY_DOMAIN: Key = key("proxy_domain", "Domain");
+const BUCKET: Key = key("bucket", "BucketName");
+const LOG_TYPE: Key = key("log_type", "LogType");
+const FILE_PATH: Key = key("file_path", "FilePath");
+const DEPTH_TO_RECURSE: Key = key("depth_to_recurse", "DepthToRecurse");
+const NO_OF_BACK_DAYS_DATA: Key = key("no_of_back_days_data", "NoOfBackDaysData");
+const EXCLUSION_DIRECTORIES: Key = key("exclusion_directories", "ExclusionDirectories");
+const DATA_FOLDER_FILES_COUNT: Key = key("data_folder_files_count", "DataFolderFilesCount");
+const MAX_QUEUE_COUNT: Key = key("max_queue_count", "MaxQueueCount");
+const INCLUSIONS: Key = key("inclusions", "Inclusions");
+const EXCLUSIONS: Key = key("exclusions", "Exclusions");
+const MAX_RESULT_COUNT: Key = key("max_result_count", "MaxResultCount");
+const STARTUP_DELAY_IN_SECONDS: Key = key("startup_delay_in_seconds", "StartupDelayInSeconds");
+const LOG_API_REQUESTS: Key = key("log_api_requests", "LogApiRequests");
+const REGION_FOLDERS: Key = key("region_folders", "RegionFolders");
+const SETTLE_MINUTES: Key = key("settle_minutes", "SettleMinutes");
+const SWEEP_INTERVAL_MINUTES: Key = key("sweep_interval_minutes", "SweepIntervalMinutes");
+const POLL_INTERVAL_SECONDS: Key = key("poll_interval_seconds", "PollIntervalSeconds");
+const API_POLLING_INTERVAL_MS: Key = key("api_polling_interval_ms", "APIPollingIntervalInMs");
+const API_RETRY_COUNT: Key = key("api_retry_count", "APIRetryCount");
+const NUMBER_OF_BACK_DAYS_DATA: Key = key("number_of_back_days_data", "NumberOfBackDaysData");
+const NUMBER_OF_BACK_MINUTES_DATA: Key = key("number_of_back_minutes_data", "NumberOfBackMinutesData");
+const BACK_OFF_TIME: Key = key("back_off_time", "BackOffTime");
+const FORMAT: Key = key("format", "Format");
+const ROTATE_MAX_BYTES: Key = key("rotate_max_bytes", "RotateMaxBytes");
+const ROTATE_KEEP: Key = key("rotate_keep", "RotateKeep");
+
+/// Keys whose values are never echoed in a problem.
+const SECRET_KEYS: &[&str] = &["secret_access_key", "proxy_password"];
+
+/// The placeholder the seed's sample files ship with.
+const PLACEHOLDER: &str = "CHANGE_THIS";
+
+/// Default file-name globs of the `dir` source.
+const DIR_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.json", "*.log"];
+
+/// Reads the entries of one section, recording problems and which keys were used.
+struct Fields<'a> {
+    section: &'a Section,
+    used: Vec<bool>,
+    known: Vec<Key>,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(section: &'a Section, problems: &'a mut Vec<Problem>) -> Self {
+        Fields { section, used: vec![false; section.entries.len()], known: Vec::new(), problems }
+    }
+
+    fn name(&self, key: Key) -> &'static str {
+        match self.section.dialect {
+            Dialect::Toml => key.toml,
+            Dialect::Ini => key.ini,
+        }
+    }
+
+    fn take(&mut self, key: Key) -> Option<&'a Entry> {
+        let name = self.name(key);
+        self.known.push(key);
+        let index = self.section.entries.iter().position(|entry| entry.key == name)?;
+        self.used[index] = true;
+        Some(&self.section.entries[index])
+    }
+
+    /// The entry of `key` in this section, without marking it used.
+    fn entry(&self, key: Key) -> Option<&'a Entry> {
+        let name = self.name(key);
+        self.section.entries.iter().find(|entry| entry.key == name)
+    }
+
+    /// Reports a problem at `key`'s own line (or the section's, when the key is not set).
+    fn complain(&mut self, key: Key, message: impl Into<String>) {
+        let entry = self.entry(key);
+        self.report(key, entry, message);
+    }
+
+    fn report(&mut self, key: Key, entry: Option<&Entry>, message: impl Into<String>) {
+        let value = entry.map(|entry| {
+            if SECRET_KEYS.contains(&key.toml) {
+                "(hidden)".to_string()
+            } else {
+                match (&entry.value, self.section.dialect) {
+                    (RawValue::Text(text), Dialect::Ini) => text.clone(),
+                    (value, _) => value.to_string(),
+                }
+            }
+        });
+        self.problems.push(Problem {
+            file: self.section.file.clone(),
+            line: entry.map(|entry| entry.line).or(self.section.line),
+            key: Some(self.name(key).to_string()),
+            value,
+            message: message.into(),
+        });
+    }
+
+    /// A text value; empty means unset. Placeholders and encrypted values are problems.
+    fn text(&mut self, key: Key) -> Option<String> {
+        let entry = self.take(key)?;
+        let text = match &entry.value {
+            RawValue::Text(text) => text.trim().to_string(),
+            _ => {
+                self.report(key, Some(entry), "expected text");
+                return None;
+            }
+        };
+        if text.is_empty() {
+            return None;
+        }
+        if text.contains(PLACEHOLDER) {
+            self.report(
+                key,
+                Some(entry),
+                format!("still holds the placeholder {PLACEHOLDER}: set a real value"),
+            );
+            return None;
+        }
+        if text.starts_with("enc:") {
+            self.report(
+                key,
+                Some(entry),
+                "an encrypted value (enc:…) cannot be decrypted by this build; set the plain value",
+            );
+            return None;
+        }
+        Some(text)
+    }
+
+    fn required(&mut self, key: Key) -> Option<String> {
+        let present = self.section.entries.iter().any(|e| e.key == self.name(key));
+        let value = self.text(key);
+        if value.is_none() && !self.problems_mention(key) {
+            let message = if present { "required, but empty" } else { "required key is missing" };
+            self.report(key, None, message);
+        }
+        value
+    }
+
+    fn problems_mention(&self, key: Key) -> bool {
+        let name = self.name(key);
+        self.problems.iter().any(|p| p.file == self.section.file && p.key.as_deref() == Some(name))
+    }
+
+    fn secret(&mut self, key: Key) -> Option<Secret> {
+        self.text(key).map(Secret::new)
+    }
+
+    /// A whole number in `range`, or `default` when unset.
+    fn number(&mut self, key: Key, range: RangeInclusive<u64>, default: u64) -> u64 {
+        let Some(entry) = self.take(key) else { return default };
+        let parsed = match &entry.value {
+            RawValue::Integer(number) => u64::try_from(*number).ok(),
+            RawValue::Text(text) if text.trim().is_empty() => return default,
+            RawValue::Text(text) => text.trim().parse::<u64>().ok(),
+            _ => None,
+        };
+        let mut allowed = format!("allowed {}–{}", range.start(), range.end());
+        if range.contains(&default) {
+            allowed.push_str(&format!(" (default {default})"));
+        }
+        match parsed {
+            Some(number) if range.contains(&number) => number,
+            Some(_) => {
+                self.report(key, Some(entry), format!("out of range: {allowed}"));
+                default
+            }
+            None => {
+                self.report(key, Some(entry), format!("not a whole number: {allowed}"));
+                default
+            }
+        }
+    }
+
+    fn small_number(&mut self, key: Key, range: RangeInclusive<u32>, default: u32) -> u32 {
+        let wide = u64::from(*range.start())..=u64::from(*range.end());
+        u32::try_from(self.number(key, wide, u64::from(default))).unwrap_or(default)
+    }
+
+    fn flag(&mut self, key: Key, default: bool) -> bool {
+        let Some(entry) = self.take(key) else { return default };
+        match &entry.value {
+            RawValue::Bool(flag) => *flag,
+            RawValue::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "" => default,
+                "true" | "yes" | "1" | "on" => true,
+                "false" | "no" | "0" | "off" => false,
+                _ => {
+                    self.report(key, Some(entry), "not a boolean: allowed true or false");
+                    default
+                }
+            },
+            _ => {
+                self.report(key, Some(entry), "not a boolean: allowed true or false");
+                default
+            }
+        }
+    }
+
+    /// A list: a TOML array of strings, or comma-separated text (the seed's form).
+    fn list(&mut self, key: Key) -> Option<Vec<String>> {
+        let entry = self.take(key)?;
+        let items: Vec<String> = match &entry.value {
+            RawValue::Text(text) => text.split(',').map(|item| item.trim().to_string()).collect(),
+            RawValue::List(values) => {
+                let mut items = Vec::new();
+                for value in values {
+                    match value {
+                        RawValue::Text(text) => items.push(text.trim().to_string()),
+                        _ => {
+                            self.report(key, Some(entry), "expected a list of text values");
+                            return None;
+                        }
+                    }
+                }
+                items
+            }
+            _ => {
+                self.report(key, Some(entry), "expected a list of text values");
+                return None;
+            }
+        };
+        if items.iter().any(|item| item.contains(PLACEHOLDER)) {
+            self.report(
+                key,
+                Some(entry),
+                format!("still holds the placeholder {PLACEHOLDER}: set a real value"),
+            );
+        }
+        Some(items.into_iter().filter(|item| !item.is_empty()).collect())
+    }
+
+    fn globs(&mut self, key: Key, default: &[&str]) -> Vec<String> {
+        let entry = self.entry(key);
+        let globs = match self.list(key) {
+            Some(globs) => globs,
+            None => return default.iter().map(|g| g.to_string()).collect(),
+        };
+        for glob in &globs {
+            if let Err(error) = globset::Glob::new(glob) {
+                self.report(key, entry, format!("invalid glob {glob:?}: {}", error.kind()));
+            }
+        }
+        globs
+    }
+
+    fn log_type(&mut self, key: Key) -> Option<LogType> {
+        let text = self.text(key)?;
+        if let Some(log_type) = LogType::from_name(&text) {
+            return Some(log_type);
+        }
+        let hint = [LogType::CloudTrail, LogType::VpcFlowLogs]
+            .into_iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(&text))
+            .map(|t| format!(" (the value is case-sensitive: did you mean {t}?)"))
+            .unwrap_or_default();
+        self.complain(key, format!("allowed CloudTrail or VPCFlowLogs{hint}"));
+        None
+    }
+
+    /// Reports every key that was never asked for.
+    fn finish(self) {
+        let section = self.section;
+        for (entry, used) in section.entries.iter().zip(&self.used) {
+            if *used {
+                continue;
+            }
+            let folded = fold(&entry.key);
+            let near =
+                self.known.iter().find(|known| fold(known.toml) == folded || fold(known.ini) == folded);
+            let message = match near {
+                Some(known) => format!("unknown key (did you mean {}?)", self.name(*known)),
+                None => "unknown key".to_string(),
+            };
+            self.problems.push(Problem {
+                file: section.file.clone(),
+                line: Some(entry.line),
+                key: Some(entry.key.clone()),
+                value: None,
+                message,
+            });
+        }
+    }
+}
+
+/// A key folded for "did you mean": lower case, without underscores.
+fn fold(key: &str) -> String {
+    key.chars().filter(|c| *c != '_').map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Validates a whole TOML document.
+pub(super) fn config_from_toml(file: &Path, document: TomlDocument, problems: &mut Vec<Problem>) -> Config {
+    let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut config = Config::default();
+    if let Some(entry) = &document.state_dir {
+        match &entry.value {
+            RawValue::Text(text) if !text.trim().is_empty() => {
+                config.state_dir = Some(base.join(text.trim()))
+            }
+            other => problems.push(Problem {
+                file: file.to_path_buf(),
+                line: Some(entry.line),
+                key: Some("state_dir".into()),
+                value: Some(other.to_string()),
+                message: "expected a directory path".into(),
+            }),
+        }
+    }
+    for (index, section) in document.sources.iter().enumerate() {
+        if let Some(source) = source_from_toml(section, index + 1, &base, problems) {
+            config.sources.push(source);
+        }
+    }
+    if config.sources.is_empty() && document.sources.is_empty() {
+        problems.push(Problem::in_file(file, None, "no [[source]] configured"));
+    }
+    check_unique_names(&config.sources, problems);
+    for section in &document.sinks {
+        if let Some(sink) = sink_from_toml(section, &base, problems) {
+            config.sinks.push(sink);
+        }
+    }
+    if document.sinks.is_empty() {
+        config.sinks.push(SinkConfig::Stdout);
+    }
+    config
+}
+
+pub(super) fn check_unique_names(sources: &[SourceConfig], problems: &mut Vec<Problem>) {
+    for (index, source) in sources.iter().enumerate() {
+        if sources[..index].iter().any(|earlier| earlier.name == source.name) {
+            problems.push(Problem {
+                file: source.file.clone(),
+                line: None,
+                key: Some("name".into()),
+                value: Some(source.name.clone()),
+                message: "another source has the same name; names scope checkpoints and must be unique"
+                    .into(),
+            });
+        }
+    }
+}
+
+fn source_from_toml(
+    section: &Section,
+    ordinal: usize,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> Option<SourceConfig> {
+    let mut fields = Fields::new(section, problems);
+    let source_type = fields.required(TYPE)?;
+    let name = fields.text(NAME);
+    let kind = match source_type.as_str() {
+        "ini" => {
+            let path = base.join(fields.required(PATH)?);
+            fields.finish();
+            return load_ini_source(&path, name, section, problems);
+        }
+        "dir" => Some(SourceKind::Dir(dir_source(&mut fields, base))),
+        "s3" => s3_source(&mut fields).map(|s3| SourceKind::S3(Box::new(s3))),
+        "cloudtrail_api" => {
+            cloudtrail_api_source(&mut fields).map(|api| SourceKind::CloudTrailApi(Box::new(api)))
+        }
+        "sqs" => {
+            fields.complain(TYPE, "the sqs source is not supported by this build (use s3)");
+            return None;
+        }
+        _ => {
+            fields.complain(TYPE, "allowed dir, s3, cloudtrail_api or ini");
+            return None;
+        }
+    };
+    fields.finish();
+    let kind = kind?;
+    let name = name.unwrap_or_else(|| format!("{}-{ordinal}", kind.type_name()));
+    Some(SourceConfig { name, file: section.file.clone(), kind })
+}
+
+fn load_ini_source(
+    path: &Path,
+    name: Option<String>,
+    owner: &Section,
+    problems: &mut Vec<Problem>,
+) -> Option<SourceConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(error) => {
+            problems.push(Problem::in_file(
+                &owner.file,
+                owner.line,
+                format!("cannot read {}: {error}", path.display()),
+            ));
+            return None;
+        }
+    };
+    let section = super::ini::parse(path, &text, problems);
+    source_from_ini(section, name, problems)
+}
+
+/// Validates one seed INI file; whether it is an S3 or an API source is told by its keys.
+pub(super) fn source_from_ini(
+    section: Section,
+    name: Option<String>,
+    problems: &mut Vec<Problem>,
+) -> Option<SourceConfig> {
+    let has = |key: Key| section.entries.iter().any(|e| e.key == key.ini);
+    let file_name = section.file.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let api_keys = [
+        API_POLLING_INTERVAL_MS,
+        API_RETRY_COUNT,
+        NUMBER_OF_BACK_DAYS_DATA,
+        NUMBER_OF_BACK_MINUTES_DATA,
+        BACK_OFF_TIME,
+    ];
+    let is_s3 = has(BUCKET) || (!api_keys.iter().any(|k| has(*k)) && file_name.contains("s3"));
+    let is_api = !is_s3 && (api_keys.iter().any(|k| has(*k)) || file_name.contains("cloudtrail"));
+    let mut fields = Fields::new(&section, problems);
+    let ini_name = fields.text(NAME);
+    let kind = if is_s3 {
+        s3_source(&mut fields).map(|s3| SourceKind::S3(Box::new(s3)))
+    } else if is_api {
+        cloudtrail_api_source(&mut fields).map(|api| SourceKind::CloudTrailApi(Box::new(api)))
+    } else {
+        problems.push(Problem::in_file(
+            &section.file,
+            None,
+            "cannot tell the kind of source: an S3 source needs BucketName, an API source APIPollingIntervalInMs",
+        ));
+        return None;
+    };
+    fields.finish();
+    let kind = kind?;
+    let stem = section.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = name.or(ini_name).unwrap_or(stem);
+    Some(SourceConfig { name, file: section.file.clone(), kind })
+}
+
+fn dir_source(fields: &mut Fields<'_>, base: &Path) -> DirSource {
+    let paths = match fields.list(PATH) {
+        Some(paths) if !paths.is_empty() => paths.iter().map(|p| base.join(p)).collect(),
+        _ => {
+            if !fields.problems_mention(PATH) {
+                fields.report(PATH, None, "required key is missing");
+            }
+            Vec::new()
+        }
+    };
+    let log_type = match fields.text(LOG_TYPE) {
+        None => None,
+        Some(text) if text == "auto" => None,
+        Some(text) => match LogType::from_name(&text) {
+            Some(log_type) => Some(log_type),
+            None => {
+                fields.complain(LOG_TYPE, "allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)");
+                None
+            }
+        },
+    };
+    DirSource {
+        paths,
+        log_type,
+        inclusions: fields.globs(INCLUSIONS, DIR_DEFAULT_INCLUSIONS),
+        exclusions: fields.globs(EXCLUSIONS, &[]),
+    }
+}
+
+fn s3_source(fields: &mut Fields<'_>) -> Option<S3Source> {
+    let bucket = fields.required(BUCKET);
+    if let Some(bucket) = &bucket
+        && !valid_bucket_name(bucket)
+    {
+        fields.complain(
+            BUCKET,
+            "not a valid bucket name: 3–63 characters, lower-case letters, digits, '.', '-' and '_'",
+        );
+    }
+    let aws = aws_settings(fields, true);
+    let source = S3Source {
+        log_type: fields.log_type(LOG_TYPE).unwrap_or(LogType::CloudTrail),
+        file_path: fields.text(FILE_PATH).unwrap_or_default().trim_start_matches('/').to_string(),
+        depth_to_recurse: fields.small_number(DEPTH_TO_RECURSE, 1..=10, 1),
+        no_of_back_days_data: fields.small_number(NO_OF_BACK_DAYS_DATA, 1..=7, 1),
+        exclusion_directories: fields.list(EXCLUSION_DIRECTORIES).unwrap_or_default(),
+        data_folder_files_count: fields.small_number(DATA_FOLDER_FILES_COUNT, 100..=1000, 100),
+        max_queue_count: fields.small_number(MAX_QUEUE_COUNT, 50_000..=100_000, 50_000),
+        inclusions: fields.globs(INCLUSIONS, &["*.gz"]),
+        exclusions: fields.globs(EXCLUSIONS, &[]),
+        max_result_count: fields.small_number(MAX_RESULT_COUNT, 1..=100, 100),
+        startup_delay_in_seconds: fields.small_number(STARTUP_DELAY_IN_SECONDS, 0..=300, 30),
+        log_api_requests: fields.flag(LOG_API_REQUESTS, false),
+        region_folders: fields.list(REGION_FOLDERS).unwrap_or_default(),
+        settle_minutes: fields.small_number(SETTLE_MINUTES, 1..=1440, 15),
+        sweep_interval_minutes: fields.small_number(SWEEP_INTERVAL_MINUTES, 5..=1440, 60),
+        poll_interval_seconds: fields.small_number(POLL_INTERVAL_SECONDS, 1..=86_400, 60),
+        bucket: bucket.unwrap_or_default(),
+        aws: aws?,
+    };
+    Some(source)
+}
+
+fn cloudtrail_api_source(fields: &mut Fields<'_>) -> Option<CloudTrailApiSource> {
+    let regions = match fields.section.dialect {
+        Dialect::Toml => fields.list(REGIONS).unwrap_or_default(),
+        Dialect::Ini => Vec::new(),
+    };
+    let mut aws = aws_settings(fields, regions.is_empty());
+    let mut regions = regions;
+    for region in &regions {
+        if !valid_region(region) {
+            fields.complain(REGIONS, format!("{region:?} is not an AWS region name (like us-east-1)"));
+        }
+    }
+    if let Some(aws) = &mut aws {
+        if !aws.region.is_empty() && !regions.is_empty() {
+            fields.complain(REGIONS, "set region or regions, not both");
+        }
+        if regions.is_empty() {
+            regions.push(aws.region.clone());
+        } else if aws.region.is_empty() {
+            aws.region = regions[0].clone();
+        }
+    }
+    let back_minutes = fields.small_number(NUMBER_OF_BACK_MINUTES_DATA, 40..=1440, 40);
+    let back_off = fields.small_number(BACK_OFF_TIME, 30..=1440, 30);
+    if back_off >= back_minutes {
+        let minutes_name = fields.name(NUMBER_OF_BACK_MINUTES_DATA);
+        fields.complain(BACK_OFF_TIME, format!("must be less than {minutes_name} ({back_minutes})"));
+    }
+    let source = CloudTrailApiSource {
+        api_polling_interval_ms: fields.small_number(API_POLLING_INTERVAL_MS, 1000..=60_000, 5000),
+        api_retry_count: fields.small_number(API_RETRY_COUNT, 0..=5, 3),
+        max_result_count: fields.small_number(MAX_RESULT_COUNT, 1..=50, 50),
+        startup_delay_in_seconds: fields.small_number(STARTUP_DELAY_IN_SECONDS, 0..=300, 30),
+        number_of_back_days_data: fields.small_number(NUMBER_OF_BACK_DAYS_DATA, 0..=7, 1),
+        number_of_back_minutes_data: back_minutes,
+        back_off_time: back_off,
+        regions,
+        aws: aws?,
+    };
+    Some(source)
+}
+
+/// Region, credentials, endpoint and proxy: shared by every AWS source.
+fn aws_settings(fields: &mut Fields<'_>, region_required: bool) -> Option<AwsSettings> {
+    let region = if region_required { fields.required(REGION) } else { fields.text(REGION) };
+    if let Some(region) = &region
+        && !valid_region(region)
+    {
+        fields.complain(REGION, "not an AWS region name (like us-east-1)");
+    }
+    let access_key_id = fields.secret(ACCESS_KEY_ID);
+    let secret_access_key = fields.secret(SECRET_ACCESS_KEY);
+    let profile = fields.text(PROFILE);
+    let credentials = match (access_key_id, secret_access_key, profile) {
+        (Some(access_key_id), Some(secret_access_key), None) => {
+            Credentials::Static { access_key_id, secret_access_key }
+        }
+        (None, None, Some(profile)) => Credentials::Profile(profile),
+        (None, None, None) => Credentials::DefaultChain,
+        (Some(_), Some(_), Some(_)) => {
+            fields.report(
+                PROFILE,
+                None,
+                format!(
+                    "set either {} and {} or {}, not both",
+                    fields.name(ACCESS_KEY_ID),
+                    fields.name(SECRET_ACCESS_KEY),
+                    fields.name(PROFILE)
+                ),
+            );
+            Credentials::DefaultChain
+        }
+        (Some(_), None, _) => {
+            fields.report(
+                SECRET_ACCESS_KEY,
+                None,
+                format!("required when {} is set", fields.name(ACCESS_KEY_ID)),
+            );
+            Credentials::DefaultChain
+        }
+        (None, Some(_), _) => {
+            fields.report(
+                ACCESS_KEY_ID,
+                None,
+                format!("required when {} is set", fields.name(SECRET_ACCESS_KEY)),
+            );
+            Credentials::DefaultChain
+        }
+    };
+    let endpoint = fields.text(ENDPOINT);
+    if let Some(endpoint) = &endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        fields.complain(ENDPOINT, "must be an http:// or https:// URL");
+    }
+    let signature_version = fields.text(SIGNATURE_VERSION);
+    if let Some(version) = &signature_version {
+        let accepted = ["4", "v4", "s3v4", "sigv4", "aws4-hmac-sha256"];
+        if !accepted.contains(&version.to_ascii_lowercase().as_str()) {
+            fields
+                .complain(SIGNATURE_VERSION, "only Signature Version 4 is supported (allowed 4, v4 or s3v4)");
+        }
+    }
+    let settings = AwsSettings {
+        role_arn: fields.text(ROLE_ARN),
+        external_id: fields.text(EXTERNAL_ID),
+        session_name: fields.text(SESSION_NAME),
+        force_path_style: fields.flag(FORCE_PATH_STYLE, false),
+        proxy: proxy(fields),
+        region: region.unwrap_or_default(),
+        credentials,
+        endpoint,
+        signature_version,
+    };
+    if region_required && settings.region.is_empty() {
+        return None;
+    }
+    Some(settings)
+}
+
+fn proxy(fields: &mut Fields<'_>) -> Option<Proxy> {
+    let server = fields.text(PROXY_SERVER);
+    let port = fields.number(PROXY_PORT, 1..=65_535, 0);
+    let user_name = fields.text(PROXY_USER_NAME);
+    let password = fields.secret(PROXY_PASSWORD);
+    let domain = fields.text(PROXY_DOMAIN);
+    let Some(server) = server else {
+        for (key, set) in [
+            (PROXY_PORT, port != 0),
+            (PROXY_USER_NAME, user_name.is_some()),
+            (PROXY_PASSWORD, password.is_some()),
+            (PROXY_DOMAIN, domain.is_some()),
+        ] {
+            if set {
+                let server_name = fields.name(PROXY_SERVER);
+                fields.complain(key, format!("set, but {server_name} is not"));
+            }
+        }
+        return None;
+    };
+    if port == 0 && !fields.problems_mention(PROXY_PORT) {
+        fields.complain(PROXY_PORT, "required when a proxy server is set: allowed 1–65535");
+    }
+    if password.is_some() && user_name.is_none() {
+        fields.report(PROXY_USER_NAME, None, "required when a proxy password is set");
+    }
+    Some(Proxy { server, port: u16::try_from(port).unwrap_or(0), user_name, password, domain })
+}
+
+fn sink_from_toml(section: &Section, base: &Path, problems: &mut Vec<Problem>) -> Option<SinkConfig> {
+    let mut fields = Fields::new(section, problems);
+    let sink_type = fields.required(TYPE)?;
+    if let Some(format) = fields.text(FORMAT)
+        && format != "ndjson"
+        && format != "json"
+    {
+        fields.complain(FORMAT, "allowed ndjson");
+    }
+    let sink = match sink_type.as_str() {
+        "stdout" => SinkConfig::Stdout,
+        "file" => {
+            let path: PathBuf = base.join(fields.required(PATH)?);
+            let rotate_max_bytes = fields.number(ROTATE_MAX_BYTES, 0..=u64::MAX, 0);
+            if rotate_max_bytes != 0 && rotate_max_bytes < 1024 {
+                fields.complain(ROTATE_MAX_BYTES, "allowed 0 (never rotate) or at least 1024");
+            }
+            let rotate_keep = fields.small_number(ROTATE_KEEP, 1..=1000, 5);
+            SinkConfig::File(FileSinkConfig { path, rotate_max_bytes, rotate_keep })
+        }
+        "syslog" | "http" => {
+            fields.complain(
+                TYPE,
+                format!("the {sink_type} sink is not supported by this build (allowed stdout or file)"),
+            );
+            return None;
+        }
+        _ => {
+            fields.complain(TYPE, "allowed stdout or file");
+            return None;
+        }
+    };
+    fields.finish();
+    Some(sink)
+}
+
+/// Region names look like `us-east-1`, `us-gov-west-1`, `ap-southeast-4`.
+fn valid_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && parts[0].len() == 2
+        && parts[0].chars().all(|c| c.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty()
+}
+
+/// S3 bucket names (with the legacy `_` still found in old us-east-1 buckets).
+fn valid_bucket_name(bucket: &str) -> bool {
+    (3..=63).contains(&bucket.len())
+        && bucket
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'))
+        && bucket.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && bucket.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,400 @@
+//! Every seed key: its default, both ends of its range, and the message for a bad value.
+
+use std::path::{Path, PathBuf};
+
+use super::super::{Config, ConfigErrors, Credentials, SinkConfig, SourceKind, load_ini_files, load_toml};
+use crate::decode::LogType;
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn ini(name: &str, text: &str) -> Result<Config, ConfigErrors> {
+    let dir = tempfile::tempdir().unwrap();
+    load_ini_files(&[write(dir.path(), name, text)])
+}
+
+fn problems(name: &str, text: &str) -> Vec<String> {
+    let errors = ini(name, text).expect_err("the configuration should be rejected");
+    errors.0.iter().map(|p| p.to_string().split_once(": ").unwrap().1.to_string()).collect()
+}
+
+const S3_BASE: &str = "BucketName = org-trail\nRegion = us-east-1\n";
+const API_BASE: &str = "Region = us-east-1\n";
+
+#[test]
+fn s3_defaults() {
+    let config = ini("awsS3CloudTrail.ini", S3_BASE).unwrap();
+    let source = &config.sources[0];
+    assert_eq!(source.name, "awsS3CloudTrail");
+    let SourceKind::S3(s3) = &source.kind else { panic!("expected s3") };
+    assert_eq!(s3.bucket, "org-trail");
+    assert_eq!(s3.aws.region, "us-east-1");
+    assert_eq!(s3.log_type, LogType::CloudTrail);
+    assert_eq!(s3.file_path, "");
+    assert_eq!(s3.depth_to_recurse, 1);
+    assert_eq!(s3.no_of_back_days_data, 1);
+    assert!(s3.exclusion_directories.is_empty());
+    assert_eq!(s3.data_folder_files_count, 100);
+    assert_eq!(s3.max_queue_count, 50_000);
+    assert_eq!(s3.inclusions, vec!["*.gz"]);
+    assert!(s3.exclusions.is_empty());
+    assert_eq!(s3.max_result_count, 100);
+    assert_eq!(s3.startup_delay_in_seconds, 30);
+    assert!(!s3.log_api_requests);
+    assert!(s3.region_folders.is_empty());
+    assert_eq!((s3.settle_minutes, s3.sweep_interval_minutes, s3.poll_interval_seconds), (15, 60, 60));
+    assert!(matches!(s3.aws.credentials, Credentials::DefaultChain));
+    assert!(s3.aws.proxy.is_none() && s3.aws.endpoint.is_none() && !s3.aws.force_path_style);
+    assert_eq!(config.sinks, vec![SinkConfig::Stdout]);
+}
+
+#[test]
+fn cloudtrail_api_defaults() {
+    let config = ini("cloudtrail.ini", API_BASE).unwrap();
+    let SourceKind::CloudTrailApi(api) = &config.sources[0].kind else { panic!("expected cloudtrail_api") };
+    assert_eq!(api.regions, vec!["us-east-1"]);
+    assert_eq!(api.api_polling_interval_ms, 5000);
+    assert_eq!(api.api_retry_count, 3);
+    assert_eq!(api.max_result_count, 50);
+    assert_eq!(api.startup_delay_in_seconds, 30);
+    assert_eq!(api.number_of_back_days_data, 1);
+    assert_eq!(api.number_of_back_minutes_data, 40);
+    assert_eq!(api.back_off_time, 30);
+}
+
+/// (key, min, max) of every numeric seed key; min − 1 and max + 1 must be rejected.
+const S3_RANGES: &[(&str, u64, u64)] = &[
+    ("DepthToRecurse", 1, 10),
+    ("NoOfBackDaysData", 1, 7),
+    ("DataFolderFilesCount", 100, 1000),
+    ("MaxQueueCount", 50_000, 100_000),
+    ("MaxResultCount", 1, 100),
+    ("StartupDelayInSeconds", 0, 300),
+    ("SettleMinutes", 1, 1440),
+    ("SweepIntervalMinutes", 5, 1440),
+    ("PollIntervalSeconds", 1, 86_400),
+];
+
+const API_RANGES: &[(&str, u64, u64)] = &[
+    ("APIPollingIntervalInMs", 1000, 60_000),
+    ("APIRetryCount", 0, 5),
+    ("MaxResultCount", 1, 50),
+    ("StartupDelayInSeconds", 0, 300),
+    ("NumberOfBackDaysData", 0, 7),
+];
+
+fn check_ranges(name: &str, base: &str, ranges: &[(&str, u64, u64)]) {
+    for &(key, min, max) in ranges {
+        for good in [min, max] {
+            let text = format!("{base}{key} = {good}\n");
+            assert!(ini(name, &text).is_ok(), "{key} = {good} should be accepted");
+        }
+        let mut bad = vec![max + 1];
+        if min > 0 {
+            bad.push(min - 1);
+        }
+        for value in bad {
+            let text = format!("{base}{key} = {value}\n");
+            let expected = format!("{key} = {value}: out of range: allowed {min}–{max}");
+            let found = problems(name, &text);
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert!(found[0].starts_with(&expected), "{} does not start with {expected}", found[0]);
+        }
+        let found = problems(name, &format!("{base}{key} = ten\n"));
+        assert!(
+            found[0].starts_with(&format!("{key} = ten: not a whole number: allowed {min}–{max}")),
+            "{found:?}"
+        );
+    }
+}
+
+#[test]
+fn s3_numeric_ranges() {
+    check_ranges("awsS3CloudTrail.ini", S3_BASE, S3_RANGES);
+}
+
+#[test]
+fn cloudtrail_api_numeric_ranges() {
+    check_ranges("cloudtrail.ini", API_BASE, API_RANGES);
+    // The back-minutes and back-off ranges interact (back-off < back-minutes), so they are checked
+    // with the other one set out of the way.
+    let minutes = "BackOffTime = 30\nNumberOfBackMinutesData";
+    assert!(ini("cloudtrail.ini", &format!("{API_BASE}{minutes} = 1440\n")).is_ok());
+    assert!(ini("cloudtrail.ini", &format!("{API_BASE}{minutes} = 40\n")).is_ok());
+    let found = problems("cloudtrail.ini", &format!("{API_BASE}NumberOfBackMinutesData = 39\n"));
+    assert!(found[0].starts_with("NumberOfBackMinutesData = 39: out of range: allowed 40–1440"), "{found:?}");
+    let found = problems("cloudtrail.ini", &format!("{API_BASE}NumberOfBackMinutesData = 1441\n"));
+    assert!(
+        found[0].starts_with("NumberOfBackMinutesData = 1441: out of range: allowed 40–1440"),
+        "{found:?}"
+    );
+    let back_off = "NumberOfBackMinutesData = 1440\nBackOffTime";
+    assert!(ini("cloudtrail.ini", &format!("{API_BASE}{back_off} = 1439\n")).is_ok());
+    let found = problems("cloudtrail.ini", &format!("{API_BASE}{back_off} = 29\n"));
+    assert!(found[0].starts_with("BackOffTime = 29: out of range: allowed 30–1440"), "{found:?}");
+    let found = problems("cloudtrail.ini", &format!("{API_BASE}{back_off} = 1441\n"));
+    assert!(found[0].starts_with("BackOffTime = 1441: out of range: allowed 30–1440"), "{found:?}");
+}
+
+#[test]
+fn back_off_must_be_less_than_back_minutes() {
+    let found =
+        problems("cloudtrail.ini", &format!("{API_BASE}NumberOfBackMinutesData = 60\nBackOffTime = 60\n"));
+    assert_eq!(found, vec!["BackOffTime = 60: must be less than NumberOfBackMinutesData (60)"]);
+    let found = problems("cloudtrail.ini", &format!("{API_BASE}BackOffTime = 45\n"));
+    assert_eq!(found, vec!["BackOffTime = 45: must be less than NumberOfBackMinutesData (40)"]);
+}
+
+#[test]
+fn log_type_is_case_sensitive() {
+    let config = ini("awsS3CloudTrail.ini", &format!("{S3_BASE}LogType = VPCFlowLogs\n")).unwrap();
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    assert_eq!(s3.log_type, LogType::VpcFlowLogs);
+    let found = problems("awsS3CloudTrail.ini", &format!("{S3_BASE}LogType = vpcflowlogs\n"));
+    assert_eq!(
+        found,
+        vec![
+            "LogType = vpcflowlogs: allowed CloudTrail or VPCFlowLogs (the value is case-sensitive: did you mean VPCFlowLogs?)"
+        ]
+    );
+    let found = problems("awsS3CloudTrail.ini", &format!("{S3_BASE}LogType = Flow\n"));
+    assert_eq!(found, vec!["LogType = Flow: allowed CloudTrail or VPCFlowLogs"]);
+}
+
+#[test]
+fn placeholders_missing_and_unknown_keys() {
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        "BucketName = CHANGE_THIS\nRegion = CHANGE_THIS\nbucketname = x\nColour = red\n",
+    );
+    assert_eq!(
+        found,
+        vec![
+            "BucketName = CHANGE_THIS: still holds the placeholder CHANGE_THIS: set a real value",
+            "Region = CHANGE_THIS: still holds the placeholder CHANGE_THIS: set a real value",
+            "bucketname: unknown key (did you mean BucketName?)",
+            "Colour: unknown key",
+        ]
+    );
+    let errors = ini("awsS3CloudTrail.ini", "Region = us-east-1\nLogType = CloudTrail\n").unwrap_err();
+    assert_eq!(errors.0[0].key.as_deref(), Some("BucketName"));
+    assert_eq!(errors.0[0].message, "required key is missing");
+}
+
+#[test]
+fn text_lists_flags_and_globs() {
+    let text = format!(
+        "{S3_BASE}FilePath = /org/\nRegionFolders = us-east-1, eu-west-1\nExclusionDirectories = tmp,archive\nInclusions = *.json.gz,*.log.gz\nExclusions = *test*\nLogApiRequests = TRUE\nEndpoint = http://127.0.0.1:9000\nForcePathStyle = true\nName = main-trail\nSignatureVersion = s3v4\n"
+    );
+    let config = ini("awsS3CloudTrail.ini", &text).unwrap();
+    assert_eq!(config.sources[0].name, "main-trail");
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    assert_eq!(s3.file_path, "org/");
+    assert_eq!(s3.region_folders, vec!["us-east-1", "eu-west-1"]);
+    assert_eq!(s3.exclusion_directories, vec!["tmp", "archive"]);
+    assert_eq!(s3.inclusions, vec!["*.json.gz", "*.log.gz"]);
+    assert_eq!(s3.exclusions, vec!["*test*"]);
+    assert!(s3.log_api_requests && s3.aws.force_path_style);
+    assert_eq!(s3.aws.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!(
+            "{S3_BASE}LogApiRequests = maybe\nInclusions = a[\nSignatureVersion = 2\nEndpoint = ftp://x\n"
+        ),
+    );
+    assert_eq!(found.len(), 4, "{found:?}");
+    assert_eq!(found[0], "LogApiRequests = maybe: not a boolean: allowed true or false");
+    assert!(found[1].starts_with("Inclusions = a[: invalid glob \"a[\""), "{}", found[1]);
+    assert_eq!(
+        found[2],
+        "SignatureVersion = 2: only Signature Version 4 is supported (allowed 4, v4 or s3v4)"
+    );
+    assert_eq!(found[3], "Endpoint = ftp://x: must be an http:// or https:// URL");
+}
+
+#[test]
+fn region_and_bucket_names() {
+    let found = problems("awsS3CloudTrail.ini", "BucketName = My Bucket\nRegion = US-East\n");
+    assert_eq!(
+        found,
+        vec![
+            "BucketName = My Bucket: not a valid bucket name: 3–63 characters, lower-case letters, digits, '.', '-' and '_'",
+            "Region = US-East: not an AWS region name (like us-east-1)",
+        ]
+    );
+    assert!(ini("cloudtrail.ini", "Region = us-gov-west-1\n").is_ok());
+}
+
+#[test]
+fn credentials_and_proxy() {
+    let text = format!(
+        "{S3_BASE}AccessKeyId = AKIAEXAMPLE\nSecretAccessKey = s3cr3t\nProxyServer = proxy.corp\nProxyPort = 3128\nUserName = bob\nPassword = hunter2\nDomain = CORP\n"
+    );
+    let config = ini("awsS3CloudTrail.ini", &text).unwrap();
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    let Credentials::Static { access_key_id, secret_access_key } = &s3.aws.credentials else { panic!() };
+    assert_eq!((access_key_id.expose(), secret_access_key.expose()), ("AKIAEXAMPLE", "s3cr3t"));
+    assert!(!format!("{config:?}").contains("s3cr3t"), "secrets must not show in Debug output");
+    let proxy = s3.aws.proxy.as_ref().unwrap();
+    assert_eq!(
+        (proxy.server.as_str(), proxy.port, proxy.domain.as_deref()),
+        ("proxy.corp", 3128, Some("CORP"))
+    );
+
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}AccessKeyId = AKIA\nProxyPort = 99999\nPassword = hunter2\n"),
+    );
+    assert_eq!(
+        found,
+        vec![
+            "SecretAccessKey: required when AccessKeyId is set",
+            "ProxyPort = 99999: out of range: allowed 1–65535",
+            "Password = (hidden): set, but ProxyServer is not",
+        ]
+    );
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}ProxyServer = p\nSecretAccessKey = CHANGE_THIS\n"),
+    );
+    assert!(
+        found.contains(
+            &"SecretAccessKey = (hidden): still holds the placeholder CHANGE_THIS: set a real value"
+                .to_string()
+        ),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&"ProxyPort: required when a proxy server is set: allowed 1–65535".to_string()),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn problems_carry_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "awsS3CloudTrail.ini",
+        "# seed\n[General]\nBucketName = b-1\nRegion = us-east-1\nDepthToRecurse = 12\n",
+    );
+    let errors = load_ini_files(std::slice::from_ref(&path)).unwrap_err();
+    assert_eq!(
+        errors.to_string(),
+        format!(
+            "{}:5: DepthToRecurse = 12: out of range: allowed 1–10 (default 1)\n1 problem found",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn toml_twins_match_the_ini_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini_path = write(dir.path(), "cloudtrail.ini", "Region = eu-west-1\nBackOffTime = 35\n");
+    let toml = r#"
+state_dir = "state"
+
+[[source]]
+type = "s3"
+name = "trail"
+bucket = "org-trail"
+region = "us-east-1"
+log_type = "VPCFlowLogs"
+depth_to_recurse = 3
+region_folders = ["us-east-1"]
+inclusions = "*.log.gz"
+log_api_requests = true
+endpoint = "http://127.0.0.1:9000"
+force_path_style = true
+
+[[source]]
+type = "cloudtrail_api"
+regions = ["us-east-1", "us-west-2"]
+api_polling_interval_ms = 2000
+number_of_back_days_data = 0
+number_of_back_minutes_data = 120
+back_off_time = 60
+
+[[source]]
+type = "ini"
+path = "cloudtrail.ini"
+
+[[source]]
+type = "dir"
+path = "logs"
+
+[[sink]]
+type = "file"
+path = "out/events.ndjson"
+rotate_max_bytes = 1048576
+"#;
+    let config = load_toml(&write(dir.path(), "trailhound.toml", toml)).unwrap();
+    assert_eq!(config.state_dir, Some(dir.path().join("state")));
+    let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, vec!["trail", "cloudtrail_api-2", "cloudtrail", "dir-4"]);
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    assert_eq!((s3.log_type, s3.depth_to_recurse, s3.log_api_requests), (LogType::VpcFlowLogs, 3, true));
+    assert_eq!(s3.inclusions, vec!["*.log.gz"]);
+    let SourceKind::CloudTrailApi(api) = &config.sources[1].kind else { panic!() };
+    assert_eq!(api.regions, vec!["us-east-1", "us-west-2"]);
+    assert_eq!(api.aws.region, "us-east-1");
+    assert_eq!(
+        (api.api_polling_interval_ms, api.number_of_back_minutes_data, api.back_off_time),
+        (2000, 120, 60)
+    );
+    let SourceKind::CloudTrailApi(from_ini) = &config.sources[2].kind else { panic!() };
+    assert_eq!((from_ini.regions[0].as_str(), from_ini.back_off_time), ("eu-west-1", 35));
+    assert_eq!(config.sources[2].file, ini_path);
+    let SourceKind::Dir(local) = &config.sources[3].kind else { panic!() };
+    assert_eq!(local.paths, vec![dir.path().join("logs")]);
+    let SinkConfig::File(file) = &config.sinks[0] else { panic!() };
+    assert_eq!(
+        (file.path.clone(), file.rotate_max_bytes, file.rotate_keep),
+        (dir.path().join("out/events.ndjson"), 1_048_576, 5)
+    );
+}
+
+#[test]
+fn toml_problems_list_every_mistake_with_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "[[source]]\ntype = \"s3\"\nbucket = \"ok-bucket\"\nregion = \"us-east-1\"\ndepth_to_recurse = 11\nDepthToRecurse = 2\n\n[[source]]\ntype = \"cloudtrail_api\"\nregion = \"us-east-1\"\nback_off_time = 50\n\n[[sink]]\ntype = \"syslog\"\n";
+    let path = write(dir.path(), "t.toml", toml);
+    let errors = load_toml(&path).unwrap_err();
+    let shown: Vec<String> =
+        errors.0.iter().map(|p| p.to_string().replace(&format!("{}", path.display()), "t.toml")).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "t.toml:5: depth_to_recurse = 11: out of range: allowed 1–10 (default 1)",
+            "t.toml:6: DepthToRecurse: unknown key (did you mean depth_to_recurse?)",
+            "t.toml:11: back_off_time = 50: must be less than number_of_back_minutes_data (40)",
+            "t.toml:14: type = \"syslog\": the syslog sink is not supported by this build (allowed stdout or file)",
+        ]
+    );
+}
+
+#[test]
+fn duplicate_source_names_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.ini", "Name = same\nBucketName = b-1\nRegion = us-east-1\n");
+    let b = write(dir.path(), "b.ini", "Name = same\nRegion = us-east-1\nAPIRetryCount = 1\n");
+    let errors = load_ini_files(&[a, b]).unwrap_err();
+    assert!(errors.to_string().contains("name = same: another source has the same name"), "{errors}");
+}
+
+#[test]
+fn encrypted_values_are_not_taken_literally() {
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}AccessKeyId = enc:v1:abc\nSecretAccessKey = enc:v1:def\n"),
+    );
+    assert_eq!(
+        found[0],
+        "AccessKeyId = enc:v1:abc: an encrypted value (enc:…) cannot be decrypted by this build; set the plain value"
+    );
+}

@@ -1,0 +1,383 @@
+//! Line-by-line reading of VPC Flow Logs text files.
+//!
+//! The first line of a flow-log file delivered to S3 names its fields (`version account-id …`),
+//! in the order the flow log's format chose. [`FlowReader`] takes that header as the schema of the
+//! file; a file without one is read with the default (version 2) format. Each data line is split
+//! on runs of white space (AWS's own examples contain double spaces) and must have exactly as many
+//! values as the header has names. A bad line is reported and skipped; the file goes on.
+
+use std::io::{self, BufRead};
+use std::ops::Range;
+
+use memchr::memchr;
+
+/// The default (version 2) format, used when a file has no header line.
+pub const DEFAULT_FIELDS: [&str; 14] = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+];
+
+/// The default cap on a line's length; real flow-log lines are a few hundred bytes.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// One data line, split into values.
+#[derive(Debug)]
+pub struct FlowLine<'a> {
+    /// 1-based line number in the file (the header is line 1 when there is one).
+    pub number: u64,
+    /// The line without its line ending.
+    pub text: &'a str,
+    spans: &'a [Range<usize>],
+    fields: &'a [String],
+}
+
+impl<'a> FlowLine<'a> {
+    /// The values in header order.
+    pub fn values(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.spans.iter().map(|span| &self.text[span.clone()])
+    }
+
+    /// The field names of the file, in order (from its header, or the default format).
+    pub fn fields(&self) -> &'a [String] {
+        self.fields
+    }
+
+    /// The value at position `index` of the header.
+    pub fn value(&self, index: usize) -> &'a str {
+        &self.text[self.spans[index].clone()]
+    }
+}
+
+/// A problem with the file or one of its lines.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    /// Reading or decompressing failed; the rest of the file is lost.
+    #[error("read failed after line {line}: {source}")]
+    Read {
+        /// The last line read completely.
+        line: u64,
+        /// The underlying error.
+        source: io::Error,
+    },
+    /// A line has a different number of values than the header has names.
+    #[error("line {line}: {found} fields where the header names {expected}; line skipped")]
+    FieldCount {
+        /// 1-based line number.
+        line: u64,
+        /// Names in the header.
+        expected: usize,
+        /// Values on the line.
+        found: usize,
+    },
+    /// A line is longer than the cap.
+    #[error("line {line}: {bytes} bytes, over the {limit}-byte limit; line skipped")]
+    LineTooLong {
+        /// 1-based line number.
+        line: u64,
+        /// Its length.
+        bytes: u64,
+        /// The cap.
+        limit: usize,
+    },
+    /// A line is not UTF-8 text.
+    #[error("line {line}: not UTF-8 text; line skipped")]
+    NotText {
+        /// 1-based line number.
+        line: u64,
+    },
+}
+
+impl FlowError {
+    /// True when the rest of the file cannot be read after this error.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, FlowError::Read { .. })
+    }
+}
+
+/// Reads a flow-log file one data line at a time.
+pub struct FlowReader<R> {
+    input: R,
+    line_number: u64,
+    line: Vec<u8>,
+    spans: Vec<Range<usize>>,
+    fields: Vec<String>,
+    header_read: bool,
+    header_in_file: bool,
+    max_line_bytes: usize,
+    failed: bool,
+}
+
+enum RawLine {
+    Line,
+    TooLong(u64),
+    End,
+}
+
+enum Prepared {
+    Data,
+    Skip,
+    End,
+}
+
+impl<R: BufRead> FlowReader<R> {
+    /// A reader with the default line cap.
+    pub fn new(input: R) -> Self {
+        Self::with_max_line_bytes(input, DEFAULT_MAX_LINE_BYTES)
+    }
+
+    /// A reader that skips (and reports) lines longer than `max_line_bytes`.
+    pub fn with_max_line_bytes(input: R, max_line_bytes: usize) -> Self {
+        FlowReader {
+            input,
+            line_number: 0,
+            line: Vec::with_capacity(512),
+            spans: Vec::with_capacity(32),
+            fields: Vec::new(),
+            header_read: false,
+            header_in_file: false,
+            max_line_bytes,
+            failed: false,
+        }
+    }
+
+    /// The field names of this file (from its header, or the default format), known once the
+    /// first line was read.
+    pub fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
+    /// True when the file started with a header line.
+    pub fn has_header(&self) -> bool {
+        self.header_in_file
+    }
+
+    /// The next data line, `Ok(None)` at the end, or an error. After a fatal error every later
+    /// call returns `Ok(None)`.
+    pub fn next_line(&mut self) -> Result<Option<FlowLine<'_>>, FlowError> {
+        loop {
+            match self.prepare_line()? {
+                Prepared::End => return Ok(None),
+                Prepared::Skip => continue,
+                Prepared::Data => break,
+            }
+        }
+        let text = std::str::from_utf8(&self.line).expect("prepare_line checked UTF-8");
+        Ok(Some(FlowLine { number: self.line_number, text, spans: &self.spans, fields: &self.fields }))
+    }
+
+    /// Reads the next line into `self.line` and splits it into `self.spans`.
+    fn prepare_line(&mut self) -> Result<Prepared, FlowError> {
+        if self.failed {
+            return Ok(Prepared::End);
+        }
+        match self.read_raw_line() {
+            Err(source) => {
+                self.failed = true;
+                return Err(FlowError::Read { line: self.line_number, source });
+            }
+            Ok(RawLine::End) => return Ok(Prepared::End),
+            Ok(RawLine::TooLong(bytes)) => {
+                return Err(FlowError::LineTooLong {
+                    line: self.line_number,
+                    bytes,
+                    limit: self.max_line_bytes,
+                });
+            }
+            Ok(RawLine::Line) => {}
+        }
+        let Ok(text) = std::str::from_utf8(&self.line) else {
+            return Err(FlowError::NotText { line: self.line_number });
+        };
+        if text.trim().is_empty() {
+            return Ok(Prepared::Skip);
+        }
+        if !self.header_read {
+            self.header_read = true;
+            if let Some(names) = parse_header(text) {
+                self.fields = names;
+                self.header_in_file = true;
+                return Ok(Prepared::Skip);
+            }
+            self.fields = DEFAULT_FIELDS.iter().map(|name| name.to_string()).collect();
+        }
+        split_spans(text, &mut self.spans);
+        if self.spans.len() != self.fields.len() {
+            return Err(FlowError::FieldCount {
+                line: self.line_number,
+                expected: self.fields.len(),
+                found: self.spans.len(),
+            });
+        }
+        Ok(Prepared::Data)
+    }
+
+    /// Reads one line (without `\n` / `\r\n`) into `self.line`, never buffering more than the cap.
+    fn read_raw_line(&mut self) -> io::Result<RawLine> {
+        self.line.clear();
+        let mut length: u64 = 0;
+        let mut saw_any = false;
+        loop {
+            let buf = self.input.fill_buf()?;
+            if buf.is_empty() {
+                if !saw_any {
+                    return Ok(RawLine::End);
+                }
+                break;
+            }
+            saw_any = true;
+            let (taken, done) = match memchr(b'\n', buf) {
+                Some(at) => (at, true),
+                None => (buf.len(), false),
+            };
+            if self.line.len() + taken <= self.max_line_bytes {
+                self.line.extend_from_slice(&buf[..taken]);
+            }
+            length += taken as u64;
+            self.input.consume(if done { taken + 1 } else { taken });
+            if done {
+                break;
+            }
+        }
+        self.line_number += 1;
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+            length -= 1;
+        }
+        if length > self.max_line_bytes as u64 {
+            self.line.clear();
+            return Ok(RawLine::TooLong(length));
+        }
+        Ok(RawLine::Line)
+    }
+}
+
+/// A header is a line whose every token is a field name (`log-status`, or `${log-status}` as in
+/// the LogFormat string). Data lines always hold numbers, addresses or `-`, so they never match.
+fn parse_header(text: &str) -> Option<Vec<String>> {
+    let mut names = Vec::new();
+    for token in text.split_ascii_whitespace() {
+        let name = token.strip_prefix("${").and_then(|t| t.strip_suffix('}')).unwrap_or(token);
+        let mut chars = name.chars();
+        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_lowercase());
+        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !starts_with_letter || !rest_ok {
+            return None;
+        }
+        names.push(name.to_string());
+    }
+    (!names.is_empty()).then_some(names)
+}
+
+fn split_spans(text: &str, spans: &mut Vec<Range<usize>>) {
+    spans.clear();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i > start {
+            spans.push(start..i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Lines = Vec<(u64, Vec<String>)>;
+
+    fn read_all(input: &[u8]) -> (Lines, Vec<String>, Vec<String>) {
+        let mut reader = FlowReader::with_max_line_bytes(io::BufReader::with_capacity(5, input), 120);
+        let mut lines = Vec::new();
+        let mut errors = Vec::new();
+        loop {
+            match reader.next_line() {
+                Ok(Some(line)) => lines.push((line.number, line.values().map(String::from).collect())),
+                Ok(None) => break,
+                Err(error) => errors.push(error.to_string()),
+            }
+        }
+        (lines, errors, reader.fields().to_vec())
+    }
+
+    #[test]
+    fn header_names_the_fields() {
+        let input = b"version vpc-id srcaddr log-status\n5 vpc-1 10.0.0.1 OK\r\n5  vpc-2   - NODATA\n\n";
+        let (lines, errors, fields) = read_all(input);
+        assert_eq!(fields, vec!["version", "vpc-id", "srcaddr", "log-status"]);
+        assert!(errors.is_empty());
+        assert_eq!(lines[0], (2, vec!["5".into(), "vpc-1".into(), "10.0.0.1".into(), "OK".into()]));
+        assert_eq!(lines[1], (3, vec!["5".into(), "vpc-2".into(), "-".into(), "NODATA".into()]));
+    }
+
+    #[test]
+    fn log_format_tokens_are_accepted_as_header() {
+        let (_, _, fields) = read_all(b"${version} ${srcaddr}\n2 1.2.3.4\n");
+        assert_eq!(fields, vec!["version", "srcaddr"]);
+    }
+
+    #[test]
+    fn no_header_means_default_v2_format() {
+        let input = b"2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK";
+        let (lines, errors, fields) = read_all(input);
+        assert!(errors.is_empty());
+        assert_eq!(fields.len(), 14);
+        assert_eq!(lines[0].0, 1);
+        assert_eq!(lines[0].1[13], "OK");
+    }
+
+    #[test]
+    fn bad_lines_are_reported_and_skipped() {
+        let long = format!("2 {}\n", "9".repeat(300));
+        let input = [
+            b"version srcaddr\n".as_slice(),
+            b"2 1.1.1.1 extra\n",
+            long.as_bytes(),
+            b"2 \xff\xfe\n",
+            b"2 2.2.2.2\n",
+        ]
+        .concat();
+        let (lines, errors, _) = read_all(&input);
+        assert_eq!(lines, vec![(5, vec!["2".to_string(), "2.2.2.2".to_string()])]);
+        assert_eq!(
+            errors,
+            vec![
+                "line 2: 3 fields where the header names 2; line skipped",
+                "line 3: 302 bytes, over the 120-byte limit; line skipped",
+                "line 4: not UTF-8 text; line skipped",
+            ]
+        );
+    }
+
+    #[test]
+    fn read_errors_are_fatal() {
+        struct Broken;
+        impl io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::InvalidData, "corrupt deflate stream"))
+            }
+        }
+        let mut reader = FlowReader::new(io::BufReader::new(Broken));
+        let error = reader.next_line().unwrap_err();
+        assert!(error.is_fatal());
+        assert!(reader.next_line().unwrap().is_none());
+    }
+}

@@ -1,0 +1,5 @@
+//! The `trailhound` binary; everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    trailhound::cli::main()
+}

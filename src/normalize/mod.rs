@@ -1,0 +1,115 @@
+//! Raw records → the output event of the contract (design.md §6).
+//!
+//! Each event is rendered once, here, into the exact JSON line every sink ships:
+//!
+//! ```text
+//! {"event_id":…,"log_type":…,"time":…,"origin":{…},"metadata":{…},"raw":…}
+//! ```
+//!
+//! Rendering once keeps the hot path cheap (no tree of values per event) and guarantees that
+//! stdout, files, syslog and HTTP all carry the same bytes. The original record is copied
+//! verbatim into `raw`, so nothing the SIEM mapping does not know about is ever lost.
+//!
+//! Like `decode`, this layer is synchronous and imports nothing from sources, sinks or tokio.
+
+pub mod cloudtrail;
+mod json;
+mod time_text;
+pub mod vpc_flow;
+
+use crate::decode::LogType;
+
+pub use time_text::{format_unix, parse_rfc3339};
+
+/// One normalized event, ready to ship.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Stable id: CloudTrail `eventID`; for flow logs a hash of bucket/key/line.
+    pub id: String,
+    /// What kind of log the event came from.
+    pub log_type: LogType,
+    /// The event time (`time` of the JSON line) as Unix seconds.
+    pub timestamp: i64,
+    /// The complete contract JSON line, without a line ending.
+    pub json: String,
+}
+
+/// Where the events of one object come from; fixed for the whole object.
+#[derive(Clone, Debug)]
+pub struct ObjectContext {
+    source: String,
+    bucket: Option<String>,
+    key: String,
+    ingest_time: i64,
+    origin_prefix: String,
+    id_prefix: String,
+}
+
+impl ObjectContext {
+    /// The context of an object `key` (in `bucket`, for S3) read by source `source`.
+    /// `ingest_time` (Unix seconds) stands in for records whose own time cannot be read.
+    pub fn new(source: &str, bucket: Option<&str>, key: &str, ingest_time: i64) -> Self {
+        let mut prefix = Vec::with_capacity(64 + key.len());
+        prefix.extend_from_slice(b"{\"source\":");
+        json::push_str(&mut prefix, source);
+        if let Some(bucket) = bucket {
+            prefix.extend_from_slice(b",\"bucket\":");
+            json::push_str(&mut prefix, bucket);
+        }
+        prefix.extend_from_slice(b",\"key\":");
+        json::push_str(&mut prefix, key);
+        ObjectContext {
+            source: source.to_string(),
+            bucket: bucket.map(str::to_string),
+            key: key.to_string(),
+            ingest_time,
+            origin_prefix: String::from_utf8(prefix).expect("serde_json writes UTF-8"),
+            id_prefix: format!("{}/{}/", bucket.unwrap_or(""), key),
+        }
+    }
+
+    /// The source name.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The bucket, for objects read from S3.
+    pub fn bucket(&self) -> Option<&str> {
+        self.bucket.as_deref()
+    }
+
+    /// The object key (for local files, the path below the replayed root).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// A stable id for the item at `position` (line or record number) of this object:
+    /// 32 hex digits of XXH3-128 over `bucket/key/position`.
+    pub fn positional_id(&self, position: u64) -> String {
+        let mut text = String::with_capacity(self.id_prefix.len() + 20);
+        text.push_str(&self.id_prefix);
+        text.push_str(itoa::Buffer::new().format(position));
+        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+    }
+
+    /// Writes the `origin` object for the item at `position` (`"line"` or `"record"`).
+    fn push_origin(&self, out: &mut Vec<u8>, position_name: &str, position: u64) {
+        out.extend_from_slice(self.origin_prefix.as_bytes());
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(position_name.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(itoa::Buffer::new().format(position).as_bytes());
+        out.push(b'}');
+    }
+}
+
+/// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.
+fn push_envelope_start(out: &mut Vec<u8>, id: &str, log_type: LogType, time: &str) {
+    out.extend_from_slice(b"{\"event_id\":");
+    json::push_str(out, id);
+    out.extend_from_slice(b",\"log_type\":\"");
+    out.extend_from_slice(log_type.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
+    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(b"\",\"origin\":");
+}

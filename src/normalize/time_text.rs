@@ -1,0 +1,75 @@
+//! RFC 3339 times: CloudTrail's `eventTime` in, the contract's `time` out.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Parses an RFC 3339 time into (canonical UTC text, Unix seconds). CloudTrail's own form,
+/// `YYYY-MM-DDTHH:MM:SSZ`, is recognised without allocating a parser; any other valid RFC 3339
+/// time (fractions, offsets) is converted to UTC.
+pub fn parse_rfc3339(text: &str) -> Option<(String, i64)> {
+    if let Some(seconds) = canonical_unix(text) {
+        return Some((text.to_string(), seconds));
+    }
+    let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?.to_offset(time::UtcOffset::UTC);
+    Some((parsed.format(&Rfc3339).ok()?, parsed.unix_timestamp()))
+}
+
+/// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
+pub fn format_unix(seconds: i64) -> String {
+    let moment = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    let (year, month, day) = (moment.year(), moment.month() as u8, moment.day());
+    let (hour, minute, second) = (moment.hour(), moment.minute(), moment.second());
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+}
+
+/// Unix seconds of a `YYYY-MM-DDTHH:MM:SSZ` string, or `None` if it has another shape.
+fn canonical_unix(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' || b[19] != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<i64> {
+        let digits = &text[range];
+        digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok())?
+    };
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let date =
+        time::Date::from_calendar_date(year as i32, time::Month::try_from(month as u8).ok()?, day as u8)
+            .ok()?;
+    let clock = time::Time::from_hms(hour as u8, minute as u8, second as u8).ok()?;
+    Some(time::PrimitiveDateTime::new(date, clock).assume_utc().unix_timestamp())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_times_keep_their_text() {
+        assert_eq!(parse_rfc3339("2024-05-01T10:05:09Z"), Some(("2024-05-01T10:05:09Z".into(), 1714557909)));
+    }
+
+    #[test]
+    fn other_rfc3339_forms_become_utc() {
+        let (text, seconds) = parse_rfc3339("2024-05-01T12:05:09.5+02:00").unwrap();
+        assert_eq!(text, "2024-05-01T10:05:09.5Z");
+        assert_eq!(seconds, 1714557909);
+    }
+
+    #[test]
+    fn rejects_non_times() {
+        assert_eq!(parse_rfc3339("2024-13-01T10:05:09Z"), None);
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        assert_eq!(parse_rfc3339(""), None);
+    }
+
+    #[test]
+    fn formats_unix_seconds() {
+        assert_eq!(format_unix(1418530010), "2014-12-14T04:06:50Z");
+        assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
+    }
+}

@@ -1,0 +1,276 @@
+//! A VPC Flow Logs line → the contract event with SIEM metadata (design.md §6).
+//!
+//! The seed product's mapping, kept exactly: `action`→`action`+`tag1`, `account-id`→`account`,
+//! `bytes`, `dstaddr`→`dip`, `dstport`→`dport`, `interface-id`→`dinterface`,
+//! `log-status`→`status`+`tag2`, `packets`, `protocol`→`protnum`, `srcaddr`→`sip`,
+//! `srcport`→`sport`, `version`, plus `start` and `end`. Every other field of a custom format
+//! keeps its AWS name with `-` turned into `_`. `-` means absent; integer fields become JSON
+//! numbers. The event time is `start` (else `end`, else the time of collection).
+
+use super::json::{self, ObjectWriter};
+use super::{Event, ObjectContext, format_unix, push_envelope_start};
+use crate::decode::LogType;
+use crate::decode::vpc_flow::FlowLine;
+
+/// A line whose values do not fit the schema.
+#[derive(Debug, thiserror::Error)]
+#[error("line {line}: field {field} is {value:?}, not a whole number; line skipped")]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    /// The AWS field name.
+    pub field: String,
+    /// The offending value.
+    pub value: String,
+}
+
+/// How one field of the file's format is written into `metadata`.
+#[derive(Debug)]
+struct FieldPlan {
+    aws_name: String,
+    metadata_name: String,
+    also_as: Option<&'static str>,
+    integer: bool,
+}
+
+/// Normalizes the lines of one flow-log file, whose header fixed the field order.
+#[derive(Debug)]
+pub struct FlowNormalizer {
+    plans: Vec<FieldPlan>,
+    start: Option<usize>,
+    end: Option<usize>,
+    last_time: Option<(i64, String)>,
+}
+
+/// The AWS fields that are integers (spec §3.2); they are written as JSON numbers.
+const INTEGER_FIELDS: &[&str] = &[
+    "version",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "tcp-flags",
+    "traffic-path",
+    "encryption-status",
+    "packets-lost-no-route",
+    "packets-lost-blackhole",
+    "packets-lost-mtu-exceeded",
+    "packets-lost-ttl-expired",
+];
+
+impl FlowNormalizer {
+    /// A normalizer for a file with these field names (from its header or the default format).
+    pub fn new(fields: &[String]) -> Self {
+        let plans = fields
+            .iter()
+            .map(|aws_name| {
+                let (metadata_name, also_as) = match aws_name.as_str() {
+                    "account-id" => ("account".to_string(), None),
+                    "interface-id" => ("dinterface".to_string(), None),
+                    "srcaddr" => ("sip".to_string(), None),
+                    "dstaddr" => ("dip".to_string(), None),
+                    "srcport" => ("sport".to_string(), None),
+                    "dstport" => ("dport".to_string(), None),
+                    "protocol" => ("protnum".to_string(), None),
+                    "action" => ("action".to_string(), Some("tag1")),
+                    "log-status" => ("status".to_string(), Some("tag2")),
+                    other => (other.replace('-', "_"), None),
+                };
+                FieldPlan {
+                    aws_name: aws_name.clone(),
+                    metadata_name,
+                    also_as,
+                    integer: INTEGER_FIELDS.contains(&aws_name.as_str()),
+                }
+            })
+            .collect();
+        FlowNormalizer {
+            plans,
+            start: fields.iter().position(|f| f == "start"),
+            end: fields.iter().position(|f| f == "end"),
+            last_time: None,
+        }
+    }
+
+    /// Normalizes one data line of the file.
+    pub fn normalize(&mut self, context: &ObjectContext, line: &FlowLine<'_>) -> Result<Event, LineError> {
+        let mut metadata = Vec::with_capacity(256);
+        let mut writer = ObjectWriter::open(&mut metadata);
+        for (plan, value) in self.plans.iter().zip(line.values()) {
+            if value == "-" {
+                continue;
+            }
+            if plan.integer {
+                let number = value.parse::<u64>().map_err(|_| LineError {
+                    line: line.number,
+                    field: plan.aws_name.clone(),
+                    value: value.to_string(),
+                })?;
+                writer.integer(&plan.metadata_name, number);
+            } else {
+                writer.text(&plan.metadata_name, Some(value));
+            }
+            if let Some(copy) = plan.also_as {
+                writer.text(copy, Some(value));
+            }
+        }
+        writer.close();
+
+        let seconds = [self.start, self.end]
+            .into_iter()
+            .flatten()
+            .find_map(|index| line.value(index).parse::<i64>().ok())
+            .unwrap_or(context.ingest_time);
+        let time = self.time_text(seconds);
+        let id = context.positional_id(line.number);
+
+        let mut out = Vec::with_capacity(metadata.len() + line.text.len() + 256);
+        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, &time);
+        context.push_origin(&mut out, "line", line.number);
+        out.extend_from_slice(b",\"metadata\":");
+        out.extend_from_slice(&metadata);
+        out.extend_from_slice(b",\"raw\":");
+        json::push_str(&mut out, line.text);
+        out.push(b'}');
+        let json = String::from_utf8(out).expect("built from UTF-8 pieces");
+        Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json })
+    }
+
+    /// Lines of a file mostly share a few start times: format each one once.
+    fn time_text(&mut self, seconds: i64) -> String {
+        match &self.last_time {
+            Some((cached, text)) if *cached == seconds => text.clone(),
+            _ => {
+                let text = format_unix(seconds);
+                self.last_time = Some((seconds, text.clone()));
+                text
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::decode::vpc_flow::FlowReader;
+
+    fn normalize_file(text: &str) -> Vec<Result<Value, String>> {
+        let context = ObjectContext::new("flows", Some("b"), "AWSLogs/1/vpcflowlogs/f.log.gz", 1_700_000_000);
+        let mut reader = FlowReader::new(Cursor::new(text.as_bytes().to_vec()));
+        let mut normalizer = None;
+        let mut results = Vec::new();
+        loop {
+            match reader.next_line() {
+                Ok(None) => break,
+                Err(error) => results.push(Err(error.to_string())),
+                Ok(Some(line)) => {
+                    let normalizer = normalizer.get_or_insert_with(|| FlowNormalizer::new(line.fields()));
+                    results.push(
+                        normalizer
+                            .normalize(&context, &line)
+                            .map(|event| {
+                                let value: Value = serde_json::from_str(&event.json).unwrap();
+                                assert_eq!(value["event_id"], json!(event.id));
+                                value
+                            })
+                            .map_err(|error| error.to_string()),
+                    );
+                }
+            }
+        }
+        results
+    }
+
+    const V5_HEADER: &str = "version account-id vpc-id subnet-id instance-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags type pkt-srcaddr pkt-dstaddr region az-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path";
+
+    #[test]
+    fn v2_default_format_golden() {
+        let results = normalize_file(
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK\n",
+        );
+        let event = results[0].as_ref().unwrap();
+        assert_eq!(event["log_type"], "VPCFlowLogs");
+        assert_eq!(event["time"], "2014-12-14T04:06:50Z");
+        assert_eq!(
+            event["origin"],
+            json!({"source": "flows", "bucket": "b", "key": "AWSLogs/1/vpcflowlogs/f.log.gz", "line": 1})
+        );
+        assert_eq!(
+            event["metadata"],
+            json!({"version": 2, "account": "123456789010", "dinterface": "eni-1235b8ca123456789",
+                "sip": "172.31.16.139", "dip": "172.31.16.21", "sport": 20641, "dport": 22, "protnum": 6,
+                "packets": 20, "bytes": 4249, "start": 1418530010, "end": 1418530070,
+                "action": "ACCEPT", "tag1": "ACCEPT", "status": "OK", "tag2": "OK"})
+        );
+        assert_eq!(
+            event["raw"],
+            "2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK"
+        );
+    }
+
+    #[test]
+    fn nodata_keeps_its_status_and_drops_dashes() {
+        let results = normalize_file("2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA\n");
+        assert_eq!(
+            results[0].as_ref().unwrap()["metadata"],
+            json!({"version": 2, "account": "123456789010", "dinterface": "eni-1", "start": 1431280876,
+                "end": 1431280934, "status": "NODATA", "tag2": "NODATA"})
+        );
+    }
+
+    #[test]
+    fn v5_custom_format_golden() {
+        let text = format!(
+            "{V5_HEADER}\n5 123456789012 vpc-0a1 subnet-0b2 i-0c3 eni-0d4 10.0.1.5 52.94.76.10 49152 443 6 12 3400 1700000000 1700000060 ACCEPT OK 19 IPv4 10.0.1.5 52.94.76.10 us-east-1 use1-az1 - S3 egress 8\n"
+        );
+        let results = normalize_file(&text);
+        let event = results[0].as_ref().unwrap();
+        assert_eq!(event["origin"]["line"], 2);
+        assert_eq!(
+            event["metadata"],
+            json!({"version": 5, "account": "123456789012", "vpc_id": "vpc-0a1", "subnet_id": "subnet-0b2",
+                "instance_id": "i-0c3", "dinterface": "eni-0d4", "sip": "10.0.1.5", "dip": "52.94.76.10",
+                "sport": 49152, "dport": 443, "protnum": 6, "packets": 12, "bytes": 3400, "start": 1700000000,
+                "end": 1700000060, "action": "ACCEPT", "tag1": "ACCEPT", "status": "OK", "tag2": "OK",
+                "tcp_flags": 19, "type": "IPv4", "pkt_srcaddr": "10.0.1.5", "pkt_dstaddr": "52.94.76.10",
+                "region": "us-east-1", "az_id": "use1-az1", "pkt_dst_aws_service": "S3",
+                "flow_direction": "egress", "traffic_path": 8})
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_and_differ_per_line() {
+        let line = "2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n";
+        let first = normalize_file(&line.repeat(2));
+        let second = normalize_file(&line.repeat(2));
+        let id = |r: &Result<Value, String>| r.as_ref().unwrap()["event_id"].clone();
+        assert_eq!(id(&first[0]), id(&second[0]));
+        assert_ne!(id(&first[0]), id(&first[1]));
+    }
+
+    #[test]
+    fn a_non_number_in_an_integer_field_is_reported() {
+        let results =
+            normalize_file("2 1 eni-1 1.1.1.1 2.2.2.2 http 2 6 1 1 1418530010 1418530070 ACCEPT OK\n");
+        assert_eq!(
+            results[0].as_ref().unwrap_err(),
+            "line 1: field srcport is \"http\", not a whole number; line skipped"
+        );
+    }
+
+    #[test]
+    fn time_falls_back_to_end_then_ingest_time() {
+        let results = normalize_file(
+            "2 1 eni-1 - - - - - - - - 1431280934 - SKIPDATA\n2 1 eni-1 - - - - - - - - - - SKIPDATA\n",
+        );
+        assert_eq!(results[0].as_ref().unwrap()["time"], "2015-05-10T18:02:14Z");
+        assert_eq!(results[1].as_ref().unwrap()["time"], "2023-11-14T22:13:20Z");
+    }
+}

@@ -1,0 +1,34 @@
+//! Sources: where events come from.
+//!
+//! A source is a task that finds units of work (files, objects), reads each through
+//! [`object::ingest`] and sends the resulting batches into the pipeline's bounded channel. When
+//! the channel is full the source waits, so a slow sink slows every source down.
+
+pub mod dir;
+pub mod object;
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::normalize::Event;
+use crate::telemetry::Stats;
+
+/// Events travelling together from a source to the sinks.
+#[derive(Debug)]
+pub struct Batch {
+    /// The events, in the order they were read.
+    pub events: Vec<Event>,
+}
+
+/// What every source is given to run.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// Where batches go (bounded: sending waits when the sinks are behind).
+    pub out: mpsc::Sender<Batch>,
+    /// Cancelled on SIGINT/SIGTERM: stop taking new work.
+    pub shutdown: CancellationToken,
+    /// Shared counters.
+    pub stats: Arc<Stats>,
+}

@@ -1,0 +1,281 @@
+//! One log object (a file, an S3 object) → batches of events. Shared by every source.
+//!
+//! The object is streamed: bytes → gzip (if the magic bytes say so) → record or line reader →
+//! normalizer → batches of [`BATCH_SIZE`] events handed to `emit`. A bad record or line is
+//! reported (with the object's key and the record or line number) and skipped; an error that
+//! makes the rest unreadable (truncated gzip, broken JSON structure) ends the object, after the
+//! events read before it were emitted. Nothing here panics on any input.
+
+use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+
+use crate::decode::cloudtrail::{DocumentKind, RecordReader};
+use crate::decode::vpc_flow::FlowReader;
+use crate::decode::{self, LogType};
+use crate::normalize::cloudtrail::normalize_record;
+use crate::normalize::vpc_flow::FlowNormalizer;
+use crate::normalize::{Event, ObjectContext};
+use crate::telemetry::Stats;
+
+/// Events per batch handed to the pipeline.
+pub const BATCH_SIZE: usize = 1000;
+
+/// How many problems of one object are printed; the rest are only counted.
+const PROBLEMS_SHOWN_PER_OBJECT: u64 = 10;
+
+/// The pipeline no longer accepts events (shutdown, or every sink has gone).
+#[derive(Debug)]
+pub struct Stopped;
+
+/// Why an object produced no events on purpose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A zero-byte object (such as CloudTrail's preflight marker).
+    ZeroBytes,
+    /// Only white space after decompression.
+    Empty,
+    /// A CloudTrail digest file.
+    Digest,
+}
+
+/// How reading an object ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Read to the end (some records or lines may have been skipped: see `bad_items`).
+    Complete,
+    /// Nothing to read, on purpose.
+    Skipped(SkipReason),
+    /// The rest of the object could not be read; the message says why.
+    Failed(String),
+    /// The pipeline stopped before the object was finished.
+    Stopped,
+}
+
+/// What reading one object produced.
+#[derive(Debug)]
+pub struct ObjectReport {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The log type it was read as (`None` when nothing was read).
+    pub log_type: Option<LogType>,
+    /// Events emitted.
+    pub events: u64,
+    /// Records or lines reported and skipped.
+    pub bad_items: u64,
+}
+
+/// Reads one object and emits its events in batches.
+///
+/// `log_type` is the type decided by configuration or key layout; `None` lets the content decide.
+pub fn ingest<R: Read + Send + 'static>(
+    raw: R,
+    context: &ObjectContext,
+    log_type: Option<LogType>,
+    stats: &Arc<Stats>,
+    emit: &mut dyn FnMut(Vec<Event>) -> Result<(), Stopped>,
+) -> ObjectReport {
+    let mut run =
+        Ingest { context, stats, emit, batch: Vec::with_capacity(BATCH_SIZE), events: 0, bad_items: 0 };
+    let counted = CountingRead { inner: raw, stats: Arc::clone(stats) };
+    let opened = match decode::open(counted) {
+        Ok(opened) => opened,
+        Err(error) => return run.report(Outcome::Failed(format!("read failed: {error}")), log_type),
+    };
+    if opened.zero_bytes {
+        return run.report(Outcome::Skipped(SkipReason::ZeroBytes), log_type);
+    }
+    let mut reader = CountingBufRead { inner: opened.reader, stats: Arc::clone(stats), pending: 0 };
+    let log_type = match log_type {
+        Some(log_type) => log_type,
+        None => match reader.fill_buf() {
+            Ok(head) => decode::sniff_log_type(head),
+            Err(error) => return run.report(Outcome::Failed(format!("read failed: {error}")), None),
+        },
+    };
+    let outcome = match log_type {
+        LogType::CloudTrail => run.cloudtrail(reader),
+        LogType::VpcFlowLogs => run.vpc_flow(reader),
+    };
+    let outcome = match outcome {
+        Outcome::Complete | Outcome::Failed(_) => match run.flush() {
+            Ok(()) => outcome,
+            Err(Stopped) => Outcome::Stopped,
+        },
+        other => other,
+    };
+    run.report(outcome, Some(log_type))
+}
+
+struct Ingest<'a> {
+    context: &'a ObjectContext,
+    stats: &'a Arc<Stats>,
+    emit: &'a mut dyn FnMut(Vec<Event>) -> Result<(), Stopped>,
+    batch: Vec<Event>,
+    events: u64,
+    bad_items: u64,
+}
+
+impl Ingest<'_> {
+    fn cloudtrail(&mut self, reader: impl BufRead) -> Outcome {
+        let mut records = RecordReader::new(reader);
+        loop {
+            let event = match records.next_record() {
+                Ok(None) => break,
+                Ok(Some(record)) => normalize_record(self.context, record.index, record.bytes),
+                Err(error) if error.is_fatal() => return Outcome::Failed(error.to_string()),
+                Err(error) => {
+                    self.bad_item(&error);
+                    continue;
+                }
+            };
+            match event {
+                Ok(event) => {
+                    if self.push(event).is_err() {
+                        return Outcome::Stopped;
+                    }
+                }
+                Err(error) => self.bad_item(&error),
+            }
+        }
+        match records.kind() {
+            DocumentKind::Log => Outcome::Complete,
+            DocumentKind::Empty => Outcome::Skipped(SkipReason::Empty),
+            DocumentKind::Digest => Outcome::Skipped(SkipReason::Digest),
+            DocumentKind::NoRecords => Outcome::Failed("no Records array: not a CloudTrail log file".into()),
+        }
+    }
+
+    fn vpc_flow(&mut self, reader: impl BufRead) -> Outcome {
+        let mut lines = FlowReader::new(reader);
+        let mut normalizer: Option<FlowNormalizer> = None;
+        loop {
+            let line = match lines.next_line() {
+                Ok(None) => break,
+                Ok(Some(line)) => line,
+                Err(error) if error.is_fatal() => return Outcome::Failed(error.to_string()),
+                Err(error) => {
+                    self.bad_item(&error);
+                    continue;
+                }
+            };
+            let normalizer = normalizer.get_or_insert_with(|| FlowNormalizer::new(line.fields()));
+            match normalizer.normalize(self.context, &line) {
+                Ok(event) => {
+                    if self.push(event).is_err() {
+                        return Outcome::Stopped;
+                    }
+                }
+                Err(error) => self.bad_item(&error),
+            }
+        }
+        if self.events == 0 && self.bad_items == 0 && normalizer.is_none() && !lines.has_header() {
+            return Outcome::Skipped(SkipReason::Empty);
+        }
+        Outcome::Complete
+    }
+
+    fn push(&mut self, event: Event) -> Result<(), Stopped> {
+        self.batch.push(event);
+        if self.batch.len() >= BATCH_SIZE {
+            return self.flush();
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_SIZE));
+        let count = batch.len() as u64;
+        (self.emit)(batch)?;
+        self.events += count;
+        Stats::add(&self.stats.events, count);
+        Ok(())
+    }
+
+    fn bad_item(&mut self, error: &dyn std::fmt::Display) {
+        self.bad_items += 1;
+        Stats::add(&self.stats.bad_items, 1);
+        if self.bad_items <= PROBLEMS_SHOWN_PER_OBJECT {
+            tracing::warn!("{}: {error}", self.context.key());
+        } else if self.bad_items == PROBLEMS_SHOWN_PER_OBJECT + 1 {
+            tracing::warn!(
+                "{}: more bad records or lines; only counting them from now on",
+                self.context.key()
+            );
+        }
+    }
+
+    fn report(&mut self, outcome: Outcome, log_type: Option<LogType>) -> ObjectReport {
+        let counter = match &outcome {
+            Outcome::Complete => Some(&self.stats.objects_done),
+            Outcome::Skipped(_) => Some(&self.stats.objects_skipped),
+            Outcome::Failed(reason) => {
+                tracing::warn!("{}: {reason}", self.context.key());
+                Some(&self.stats.objects_failed)
+            }
+            Outcome::Stopped => None,
+        };
+        if let Some(counter) = counter {
+            Stats::add(counter, 1);
+        }
+        ObjectReport { outcome, log_type, events: self.events, bad_items: self.bad_items }
+    }
+}
+
+/// Counts the stored (compressed) bytes read.
+struct CountingRead<R> {
+    inner: R,
+    stats: Arc<Stats>,
+}
+
+impl<R: Read> Read for CountingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        Stats::add(&self.stats.bytes_read, count as u64);
+        Ok(count)
+    }
+}
+
+/// Counts the decompressed bytes consumed; adds to the shared counter every MiB, not per call,
+/// because the record splitter consumes in many small steps.
+struct CountingBufRead<R> {
+    inner: R,
+    stats: Arc<Stats>,
+    pending: u64,
+}
+
+impl<R> CountingBufRead<R> {
+    fn count(&mut self, amount: u64) {
+        self.pending += amount;
+        if self.pending >= 1 << 20 {
+            Stats::add(&self.stats.bytes_decoded, std::mem::take(&mut self.pending));
+        }
+    }
+}
+
+impl<R> Drop for CountingBufRead<R> {
+    fn drop(&mut self) {
+        Stats::add(&self.stats.bytes_decoded, self.pending);
+    }
+}
+
+impl<R: BufRead> Read for CountingBufRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let count = self.inner.read(buf)?;
+        self.count(count as u64);
+        Ok(count)
+    }
+}
+
+impl<R: BufRead> BufRead for CountingBufRead<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.count(amount as u64);
+        self.inner.consume(amount);
+    }
+}
