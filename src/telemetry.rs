@@ -155,7 +155,10 @@ pub fn init_logging(verbosity: i8, format: LogFormat) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(StderrAboveBar);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(io::stderr().is_terminal())
+        .with_writer(StderrAboveBar);
     let result = match format {
         LogFormat::Text => builder.with_target(false).without_time().try_init(),
         LogFormat::Json => builder.json().try_init(),

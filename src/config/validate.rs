@@ -72,7 +72,7 @@ const ROTATE_MAX_BYTES: Key = key("rotate_max_bytes", "RotateMaxBytes");
 const ROTATE_KEEP: Key = key("rotate_keep", "RotateKeep");
 
 /// Keys whose values are never echoed in a problem.
-const SECRET_KEYS: &[&str] = &["secret_access_key", "proxy_password"];
+const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password"];
 
 /// The placeholder the seed's sample files ship with.
 const PLACEHOLDER: &str = "CHANGE_THIS";
@@ -311,8 +311,10 @@ impl<'a> Fields<'a> {
                 continue;
             }
             let folded = fold(&entry.key);
-            let near =
-                self.known.iter().find(|known| fold(known.toml) == folded || fold(known.ini) == folded);
+            let near = self.known.iter().find(|known| {
+                edit_distance(&fold(known.toml), &folded) <= 2
+                    || edit_distance(&fold(known.ini), &folded) <= 2
+            });
             let message = match near {
                 Some(known) => format!("unknown key (did you mean {}?)", self.name(*known)),
                 None => "unknown key".to_string(),
@@ -331,6 +333,21 @@ impl<'a> Fields<'a> {
 /// A key folded for "did you mean": lower case, without underscores.
 fn fold(key: &str) -> String {
     key.chars().filter(|c| *c != '_').map(|c| c.to_ascii_lowercase()).collect()
+}
+
+/// Levenshtein distance, for "did you mean" on short key names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Validates a whole TOML document.
@@ -616,19 +633,17 @@ fn aws_settings(fields: &mut Fields<'_>, region_required: bool) -> Option<AwsSet
             Credentials::DefaultChain
         }
         (Some(_), None, _) => {
-            fields.report(
-                SECRET_ACCESS_KEY,
-                None,
-                format!("required when {} is set", fields.name(ACCESS_KEY_ID)),
-            );
+            let missing = fields.name(SECRET_ACCESS_KEY);
+            let message =
+                format!("set without {missing}: set both, or neither to use the AWS credential chain");
+            fields.complain(ACCESS_KEY_ID, message);
             Credentials::DefaultChain
         }
         (None, Some(_), _) => {
-            fields.report(
-                ACCESS_KEY_ID,
-                None,
-                format!("required when {} is set", fields.name(SECRET_ACCESS_KEY)),
-            );
+            let missing = fields.name(ACCESS_KEY_ID);
+            let message =
+                format!("set without {missing}: set both, or neither to use the AWS credential chain");
+            fields.complain(SECRET_ACCESS_KEY, message);
             Credentials::DefaultChain
         }
     };

@@ -75,7 +75,8 @@ pub enum KeyKind {
     Unknown,
 }
 
-/// Classifies an object key (or a local path) by the AWS key layout (spec §2.1, §3.4).
+/// Classifies an object key (or a local path) by the AWS key layout (spec §2.1, §3.4), else by
+/// the extension AWS gives each type (`.json.gz` CloudTrail, `.log.gz` flow logs).
 pub fn classify_key(key: &str) -> KeyKind {
     if key.ends_with('/') {
         return KeyKind::FolderMarker;
@@ -94,6 +95,13 @@ pub fn classify_key(key: &str) -> KeyKind {
         || key.contains("_vpcflowlogs_")
         || key.contains("aws-service=vpcflowlogs/")
     {
+        return KeyKind::Log(LogType::VpcFlowLogs);
+    }
+    // Outside the AWS layouts, the extension AWS uses for each type is the next best hint.
+    if key.ends_with(".json.gz") || key.ends_with(".json") {
+        return KeyKind::Log(LogType::CloudTrail);
+    }
+    if key.ends_with(".log.gz") || key.ends_with(".log") {
         return KeyKind::Log(LogType::VpcFlowLogs);
     }
     KeyKind::Unknown
@@ -164,6 +172,8 @@ mod tests {
         assert_eq!(classify_key(hive), KeyKind::Log(LogType::VpcFlowLogs));
         assert_eq!(classify_key("AWSLogs/1/CloudTrail/"), KeyKind::FolderMarker);
         assert_eq!(classify_key("random/file.gz"), KeyKind::Unknown);
+        assert_eq!(classify_key("random/file.json"), KeyKind::Log(LogType::CloudTrail));
+        assert_eq!(classify_key("random/file.log.gz"), KeyKind::Log(LogType::VpcFlowLogs));
     }
 
     #[test]

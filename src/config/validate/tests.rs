@@ -252,7 +252,7 @@ fn credentials_and_proxy() {
     assert_eq!(
         found,
         vec![
-            "SecretAccessKey: required when AccessKeyId is set",
+            "AccessKeyId = (hidden): set without SecretAccessKey: set both, or neither to use the AWS credential chain",
             "ProxyPort = 99999: out of range: allowed 1–65535",
             "Password = (hidden): set, but ProxyServer is not",
         ]
@@ -395,6 +395,6 @@ fn encrypted_values_are_not_taken_literally() {
     );
     assert_eq!(
         found[0],
-        "AccessKeyId = enc:v1:abc: an encrypted value (enc:…) cannot be decrypted by this build; set the plain value"
+        "AccessKeyId = (hidden): an encrypted value (enc:…) cannot be decrypted by this build; set the plain value"
     );
 }

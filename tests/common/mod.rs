@@ -1,0 +1,74 @@
+//! Helpers shared by the integration tests: run the real `trailhound` binary, write fixtures.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+
+/// The outcome of one run of the binary.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// The NDJSON lines of stdout, parsed.
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("every stdout line is JSON"))
+            .collect()
+    }
+}
+
+/// Runs `trailhound ARGS` in `dir` (the repository root when `None`).
+pub fn trailhound(args: &[&str], dir: Option<&Path>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trailhound"));
+    command
+        .args(args)
+        .current_dir(dir.map(Path::to_path_buf).unwrap_or_else(repo_root))
+        .env_remove("RUST_LOG");
+    let Output { status, stdout, stderr } = command.output().expect("the binary runs");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// Writes `bytes` at `dir/relative`, creating folders.
+pub fn put(dir: &Path, relative: &str, bytes: &[u8]) -> PathBuf {
+    let path = dir.join(relative);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// A CloudTrail record with the given id.
+pub fn record(id: &str) -> serde_json::Value {
+    serde_json::json!({"eventVersion": "1.10", "eventID": id, "eventTime": "2026-11-01T00:00:00Z",
+        "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances", "awsRegion": "us-east-1",
+        "sourceIPAddress": "192.0.2.1", "userIdentity": {"type": "IAMUser", "userName": "alice"},
+        "readOnly": true, "eventType": "AwsApiCall", "recipientAccountId": "111122223333"})
+}
+
+/// A `{"Records":[…]}` document.
+pub fn records_doc(ids: &[&str]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = ids.iter().map(|id| record(id)).collect();
+    serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
+}
