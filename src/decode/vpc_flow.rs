@@ -280,21 +280,37 @@ fn parse_header(text: &str) -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
+/// Splits on runs of white space. Flow-log lines are single-space separated, so the common case
+/// is one `memchr` per field; tabs and other white space take the slow path.
 fn split_spans(text: &str, spans: &mut Vec<Range<usize>>) {
     spans.clear();
     let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-            i += 1;
+    if bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ') {
+        let mut start = None;
+        for (index, byte) in bytes.iter().enumerate() {
+            match (byte.is_ascii_whitespace(), start) {
+                (true, Some(from)) => {
+                    spans.push(from..index);
+                    start = None;
+                }
+                (false, None) => start = Some(index),
+                _ => {}
+            }
         }
-        let start = i;
-        while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
-            i += 1;
+        if let Some(from) = start {
+            spans.push(from..bytes.len());
         }
-        if i > start {
-            spans.push(start..i);
+        return;
+    }
+    let mut start = 0;
+    for space in memchr::memchr_iter(b' ', bytes) {
+        if space > start {
+            spans.push(start..space);
         }
+        start = space + 1;
+    }
+    if start < bytes.len() {
+        spans.push(start..bytes.len());
     }
 }
 
@@ -326,6 +342,16 @@ mod tests {
         assert!(errors.is_empty());
         assert_eq!(lines[0], (2, vec!["5".into(), "vpc-1".into(), "10.0.0.1".into(), "OK".into()]));
         assert_eq!(lines[1], (3, vec!["5".into(), "vpc-2".into(), "-".into(), "NODATA".into()]));
+    }
+
+    #[test]
+    fn splits_on_any_run_of_white_space() {
+        let mut spans = Vec::new();
+        for text in ["a  b c", " a b c ", "a\tb  c", "a \t b\tc\t"] {
+            split_spans(text, &mut spans);
+            let values: Vec<&str> = spans.iter().map(|s| &text[s.clone()]).collect();
+            assert_eq!(values, vec!["a", "b", "c"], "{text:?}");
+        }
     }
 
     #[test]

@@ -70,8 +70,7 @@ pub fn normalize_record(context: &ObjectContext, record: u64, raw: &[u8]) -> Res
     out.extend_from_slice(b",\"raw\":");
     out.extend_from_slice(text.trim().as_bytes());
     out.push(b'}');
-    let json = String::from_utf8(out).expect("built from UTF-8 pieces");
-    Ok(Event { id, log_type: LogType::CloudTrail, timestamp, json })
+    Ok(Event { id, log_type: LogType::CloudTrail, timestamp, json: out })
 }
 
 fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {

@@ -30,8 +30,8 @@ pub struct Event {
     pub log_type: LogType,
     /// The event time (`time` of the JSON line) as Unix seconds.
     pub timestamp: i64,
-    /// The complete contract JSON line, without a line ending.
-    pub json: String,
+    /// The complete contract JSON line (UTF-8), without a line ending.
+    pub json: Vec<u8>,
 }
 
 /// Where the events of one object come from; fixed for the whole object.
@@ -89,7 +89,7 @@ impl ObjectContext {
         let mut text = String::with_capacity(self.id_prefix.len() + 20);
         text.push_str(&self.id_prefix);
         text.push_str(itoa::Buffer::new().format(position));
-        format!("{:032x}", xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+        hex_128(xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
     }
 
     /// Writes the `origin` object for the item at `position` (`"line"` or `"record"`).
@@ -101,6 +101,16 @@ impl ObjectContext {
         out.extend_from_slice(itoa::Buffer::new().format(position).as_bytes());
         out.push(b'}');
     }
+}
+
+/// 32 lower-case hex digits.
+fn hex_128(value: u128) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = [0u8; 32];
+    for (index, digit) in hex.iter_mut().enumerate() {
+        *digit = DIGITS[((value >> ((31 - index) * 4)) & 0xf) as usize];
+    }
+    String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
 }
 
 /// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.

@@ -7,7 +7,7 @@
 //! keeps its AWS name with `-` turned into `_`. `-` means absent; integer fields become JSON
 //! numbers. The event time is `start` (else `end`, else the time of collection).
 
-use super::json::{self, ObjectWriter};
+use super::json;
 use super::{Event, ObjectContext, format_unix, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::vpc_flow::FlowLine;
@@ -28,9 +28,20 @@ pub struct LineError {
 #[derive(Debug)]
 struct FieldPlan {
     aws_name: String,
-    metadata_name: String,
-    also_as: Option<&'static str>,
+    /// `"name":` (plus the opening quote of the value for text fields), written in one copy.
+    member: Vec<u8>,
+    /// The same for the copy (`tag1`, `tag2`), if any.
+    copy_member: Option<Vec<u8>>,
     integer: bool,
+}
+
+fn member_prefix(name: &str, integer: bool) -> Vec<u8> {
+    debug_assert!(json::is_plain_name(name));
+    let mut prefix = format!("\"{name}\":").into_bytes();
+    if !integer {
+        prefix.push(b'"');
+    }
+    prefix
 }
 
 /// Normalizes the lines of one flow-log file, whose header fixed the field order.
@@ -79,11 +90,12 @@ impl FlowNormalizer {
                     "log-status" => ("status".to_string(), Some("tag2")),
                     other => (other.replace('-', "_"), None),
                 };
+                let integer = INTEGER_FIELDS.contains(&aws_name.as_str());
                 FieldPlan {
                     aws_name: aws_name.clone(),
-                    metadata_name,
-                    also_as,
-                    integer: INTEGER_FIELDS.contains(&aws_name.as_str()),
+                    member: member_prefix(&metadata_name, integer),
+                    copy_member: also_as.map(|copy| member_prefix(copy, false)),
+                    integer,
                 }
             })
             .collect();
@@ -97,59 +109,80 @@ impl FlowNormalizer {
 
     /// Normalizes one data line of the file.
     pub fn normalize(&mut self, context: &ObjectContext, line: &FlowLine<'_>) -> Result<Event, LineError> {
-        let mut metadata = Vec::with_capacity(256);
-        let mut writer = ObjectWriter::open(&mut metadata);
-        for (plan, value) in self.plans.iter().zip(line.values()) {
-            if value == "-" {
-                continue;
-            }
-            if plan.integer {
-                let number = value.parse::<u64>().map_err(|_| LineError {
-                    line: line.number,
-                    field: plan.aws_name.clone(),
-                    value: value.to_string(),
-                })?;
-                writer.integer(&plan.metadata_name, number);
-            } else {
-                writer.text(&plan.metadata_name, Some(value));
-            }
-            if let Some(copy) = plan.also_as {
-                writer.text(copy, Some(value));
-            }
-        }
-        writer.close();
-
         let seconds = [self.start, self.end]
             .into_iter()
             .flatten()
             .find_map(|index| line.value(index).parse::<i64>().ok())
             .unwrap_or(context.ingest_time);
-        let time = self.time_text(seconds);
         let id = context.positional_id(line.number);
+        self.cache_time(seconds);
+        let time = &self.last_time.as_ref().expect("cached just above").1;
 
-        let mut out = Vec::with_capacity(metadata.len() + line.text.len() + 256);
-        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, &time);
+        let mut out = Vec::with_capacity(2 * line.text.len() + 512);
+        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, time);
         context.push_origin(&mut out, "line", line.number);
-        out.extend_from_slice(b",\"metadata\":");
-        out.extend_from_slice(&metadata);
+        out.extend_from_slice(b",\"metadata\":{");
+        let mut first = true;
+        for (plan, value) in self.plans.iter().zip(line.values()) {
+            if value == "-" {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            if plan.integer {
+                if !is_json_integer(value) {
+                    return Err(LineError {
+                        line: line.number,
+                        field: plan.aws_name.clone(),
+                        value: value.to_string(),
+                    });
+                }
+                out.extend_from_slice(&plan.member);
+                out.extend_from_slice(value.as_bytes());
+                continue;
+            }
+            push_text_member(&mut out, &plan.member, value);
+            if let Some(copy) = &plan.copy_member {
+                out.push(b',');
+                push_text_member(&mut out, copy, value);
+            }
+        }
+        out.push(b'}');
         out.extend_from_slice(b",\"raw\":");
         json::push_str(&mut out, line.text);
         out.push(b'}');
-        let json = String::from_utf8(out).expect("built from UTF-8 pieces");
-        Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json })
+        Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json: out })
     }
 
     /// Lines of a file mostly share a few start times: format each one once.
-    fn time_text(&mut self, seconds: i64) -> String {
-        match &self.last_time {
-            Some((cached, text)) if *cached == seconds => text.clone(),
-            _ => {
-                let text = format_unix(seconds);
-                self.last_time = Some((seconds, text.clone()));
-                text
-            }
+    fn cache_time(&mut self, seconds: i64) {
+        if self.last_time.as_ref().is_none_or(|(cached, _)| *cached != seconds) {
+            self.last_time = Some((seconds, format_unix(seconds)));
         }
     }
+}
+
+/// Writes `"name":"value"` given the `"name":"` prefix.
+fn push_text_member(out: &mut Vec<u8>, member: &[u8], value: &str) {
+    let plain = value.bytes().fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.extend_from_slice(member);
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(&member[..member.len() - 1]);
+        json::push_str(out, value);
+    }
+}
+
+/// A whole number that can be copied into JSON as it is: 1 to 19 digits, no leading zero.
+fn is_json_integer(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (1..=19).contains(&bytes.len())
+        && bytes.iter().all(u8::is_ascii_digit)
+        && (bytes[0] != b'0' || bytes.len() == 1)
 }
 
 #[cfg(test)]
@@ -176,7 +209,7 @@ mod tests {
                         normalizer
                             .normalize(&context, &line)
                             .map(|event| {
-                                let value: Value = serde_json::from_str(&event.json).unwrap();
+                                let value: Value = serde_json::from_slice(&event.json).unwrap();
                                 assert_eq!(value["event_id"], json!(event.id));
                                 value
                             })

@@ -8,7 +8,7 @@ use crate::normalize::Event;
 pub(super) fn write_ndjson(out: &mut impl Write, events: &[Event]) -> io::Result<u64> {
     let mut written = 0;
     for event in events {
-        out.write_all(event.json.as_bytes())?;
+        out.write_all(&event.json)?;
         out.write_all(b"\n")?;
         written += event.json.len() as u64 + 1;
     }

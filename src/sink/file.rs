@@ -82,7 +82,7 @@ mod tests {
             id: n.to_string(),
             log_type: LogType::CloudTrail,
             timestamp: 0,
-            json: format!("{{\"n\":{n:04}}}"),
+            json: format!("{{\"n\":{n:04}}}").into_bytes(),
         }
     }
 

@@ -18,7 +18,7 @@ use crate::normalize::{Event, ObjectContext};
 use crate::telemetry::Stats;
 
 /// Events per batch handed to the pipeline.
-pub const BATCH_SIZE: usize = 1000;
+pub const BATCH_SIZE: usize = 128;
 
 /// How many problems of one object are printed; the rest are only counted.
 const PROBLEMS_SHOWN_PER_OBJECT: u64 = 10;

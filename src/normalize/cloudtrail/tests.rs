@@ -16,7 +16,7 @@ fn context() -> ObjectContext {
 fn event_of(record: &Value) -> Value {
     let raw = serde_json::to_vec(record).unwrap();
     let event = normalize_record(&context(), 3, &raw).unwrap();
-    let line: Value = serde_json::from_str(&event.json).unwrap();
+    let line: Value = serde_json::from_slice(&event.json).unwrap();
     assert_eq!(line["event_id"], json!(event.id));
     assert_eq!(&line["raw"], record, "raw must be the original record");
     line
@@ -207,7 +207,7 @@ fn missing_event_id_gets_a_stable_positional_id() {
 fn unreadable_time_falls_back_to_ingest_time() {
     let event = normalize_record(&context(), 1, br#"{"eventID":"x","eventTime":"soon"}"#).unwrap();
     assert_eq!(event.timestamp, 1_700_000_000);
-    let line: Value = serde_json::from_str(&event.json).unwrap();
+    let line: Value = serde_json::from_slice(&event.json).unwrap();
     assert_eq!(line["time"], "2023-11-14T22:13:20Z");
 }
 

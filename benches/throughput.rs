@@ -1,0 +1,225 @@
+//! Replay throughput next to the practical limit, and memory on a 1 GB CloudTrail file.
+//!
+//! `cargo bench --bench throughput` (or `scripts/bench.sh`) generates corpora with the repo's own
+//! generator under `target/bench-corpus/` (once), then measures:
+//!
+//! 1. a reference that only gunzips and parses the same files (CloudTrail: split `Records` into
+//!    raw records with serde_json; flow logs: split lines into fields and parse two numbers), on
+//!    every core and on one core;
+//! 2. the real `trailhound replay` binary writing NDJSON to /dev/null, on every core and on one
+//!    core (`taskset -c 0`);
+//! 3. the peak RSS of `trailhound replay` on a ~100 MB and a ~1 GB (uncompressed) CloudTrail file.
+//!
+//! Sizes: `BENCH_SCALE` multiplies the corpus (default 1: 100 000 CloudTrail records, 800 000
+//! flow-log lines); `BENCH_BIG_RECORDS` sets the big file's record count (default 900 000, about 1 GB).
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use trailhound::corpus::{self, CorpusSpec};
+
+#[derive(Deserialize)]
+struct Records<'a> {
+    #[serde(borrow, rename = "Records")]
+    _records: Vec<&'a RawValue>,
+}
+
+struct Measure {
+    items: u64,
+    seconds: f64,
+    peak_rss_kib: u64,
+}
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
+    let scale: usize = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let big_records: usize =
+        std::env::var("BENCH_BIG_RECORDS").ok().and_then(|s| s.parse().ok()).unwrap_or(900_000);
+    let cloudtrail_dir = root.join(format!("cloudtrail-x{scale}"));
+    let flow_dir = root.join(format!("flow-x{scale}"));
+    ensure_corpus(&cloudtrail_dir, CorpusSpec { cloudtrail_files: 25 * scale, flow_files: 0, ..spec() });
+    ensure_corpus(&flow_dir, CorpusSpec { cloudtrail_files: 0, flow_files: 10 * scale, ..spec() });
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    println!("| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference |");
+    println!("|---|---|---|---|---|---|---|");
+    for (name, dir, reference) in [
+        ("CloudTrail", &cloudtrail_dir, reference_cloudtrail as fn(&Path) -> u64),
+        ("VPC flow", &flow_dir, reference_flow as fn(&Path) -> u64),
+    ] {
+        let files = files_of(dir);
+        let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+        let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
+        for threads in [cores, 1] {
+            let reference_run = run_reference(&files, threads, reference);
+            let trailhound_run = run_trailhound(dir, threads == 1);
+            assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
+            for (program, run) in
+                [("reference (gunzip + parse)", &reference_run), ("trailhound replay", &trailhound_run)]
+            {
+                println!(
+                    "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× |",
+                    run.items as f64 / run.seconds,
+                    compressed as f64 / 1e6 / run.seconds,
+                    uncompressed as f64 / 1e6 / run.seconds,
+                    reference_run.seconds / run.seconds,
+                );
+            }
+        }
+    }
+
+    let medium = root.join("medium/big.json.gz");
+    let big = root.join("big/big.json.gz");
+    ensure_big_file(&medium, big_records / 10);
+    ensure_big_file(&big, big_records);
+    println!();
+    println!("| single CloudTrail file | records | uncompressed | peak RSS of trailhound replay |");
+    println!("|---|---|---|---|");
+    for (path, records) in [(&medium, big_records / 10), (&big, big_records)] {
+        let run = run_trailhound(path, false);
+        assert_eq!(run.items, records as u64);
+        println!(
+            "| {} | {records} | {:.0} MB | {:.1} MiB |",
+            path.parent().unwrap().file_name().unwrap().to_string_lossy(),
+            gunzipped_size(path) as f64 / 1e6,
+            run.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+fn spec() -> CorpusSpec {
+    CorpusSpec {
+        accounts: vec!["111122223333".into(), "444455556666".into()],
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        start: 1_793_491_200,
+        cloudtrail_files: 0,
+        records_per_file: 1000,
+        flow_files: 0,
+        lines_per_flow_file: 20_000,
+        extras: false,
+        gzip_level: 6,
+        seed: 42,
+    }
+}
+
+fn ensure_corpus(dir: &Path, spec: CorpusSpec) {
+    if fs::metadata(dir.join("AWSLogs")).is_ok() {
+        return;
+    }
+    eprintln!("generating {}", dir.display());
+    corpus::write_tree(dir, &spec).unwrap();
+}
+
+fn ensure_big_file(path: &Path, records: usize) {
+    if fs::metadata(path).is_ok() {
+        return;
+    }
+    eprintln!("generating {} ({records} records)", path.display());
+    corpus::write_big_cloudtrail_file(path, records, 42).unwrap();
+}
+
+fn files_of(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.sort();
+    files
+}
+
+fn gunzipped_size(path: &Path) -> u64 {
+    std::io::copy(&mut MultiGzDecoder::new(fs::File::open(path).unwrap()), &mut std::io::sink()).unwrap()
+}
+
+fn run_reference(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> Measure {
+    let queue = Mutex::new(files.iter());
+    let started = Instant::now();
+    let items: u64 = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0;
+                    loop {
+                        // Take the lock in its own statement: a `while let` would hold it while parsing.
+                        let next = queue.lock().unwrap().next();
+                        let Some(file) = next else { break };
+                        count += parse(file);
+                    }
+                    count
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).sum()
+    });
+    Measure { items, seconds: started.elapsed().as_secs_f64(), peak_rss_kib: 0 }
+}
+
+fn reference_cloudtrail(path: &Path) -> u64 {
+    let mut text = Vec::new();
+    MultiGzDecoder::new(fs::File::open(path).unwrap()).read_to_end(&mut text).unwrap();
+    let parsed: Records<'_> = serde_json::from_slice(&text).unwrap();
+    parsed._records.len() as u64
+}
+
+fn reference_flow(path: &Path) -> u64 {
+    let reader = BufReader::with_capacity(256 * 1024, MultiGzDecoder::new(fs::File::open(path).unwrap()));
+    let mut count = 0;
+    for line in reader.lines().skip(1) {
+        let line = line.unwrap();
+        let fields: Vec<&str> = line.split_ascii_whitespace().collect();
+        let ports = fields[5].parse::<u32>().unwrap_or(0) + fields[6].parse::<u32>().unwrap_or(0);
+        std::hint::black_box(ports);
+        count += 1;
+    }
+    count
+}
+
+/// Runs the release binary on `path`, output to /dev/null; counts events from the summary line.
+fn run_trailhound(path: &Path, one_core: bool) -> Measure {
+    let binary = env!("CARGO_BIN_EXE_trailhound");
+    let mut command = if one_core {
+        let mut command = Command::new("taskset");
+        command.args(["-c", "0", binary]);
+        command
+    } else {
+        Command::new(binary)
+    };
+    command.arg("replay").arg(path).stdout(Stdio::null()).stderr(Stdio::piped());
+    let started = Instant::now();
+    let mut child = command.spawn().expect("trailhound runs");
+    let mut peak_rss_kib = 0;
+    // VmHWM is the process's own high-water mark, so sampling it until exit loses nothing but
+    // the last few milliseconds.
+    while child.try_wait().unwrap().is_none() {
+        peak_rss_kib = peak_rss_kib.max(high_water_mark_kib(child.id()));
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let output = child.wait_with_output().unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let events = stderr
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" events").and_then(|n| n.parse::<u64>().ok()))
+        .unwrap_or_else(|| panic!("no event count in {stderr}"));
+    Measure { items: events, seconds, peak_rss_kib }
+}
+
+/// The VmHWM (peak resident set) of a running process, in KiB; 0 once it has exited.
+fn high_water_mark_kib(pid: u32) -> u64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
