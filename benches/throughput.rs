@@ -75,8 +75,8 @@ fn main() {
         }
     }
 
-    let medium = root.join("medium/big.json.gz");
-    let big = root.join("big/big.json.gz");
+    let medium = root.join(format!("single-{}/big.json.gz", big_records / 10));
+    let big = root.join(format!("single-{big_records}/big.json.gz"));
     ensure_big_file(&medium, big_records / 10);
     ensure_big_file(&big, big_records);
     println!();

@@ -17,7 +17,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, SourceConfig, SourceKind};
+use crate::config::{Config, DirSource, SourceConfig, SourceKind};
 use crate::sink::{Sink, SinkError};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, Batch, SourceContext};
@@ -46,9 +46,8 @@ pub struct RunReport {
 
 /// Runs every source to its end and delivers all their events.
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunReport> {
-    for source in &config.sources {
-        ensure_runnable(source)?;
-    }
+    let queue_batches = queue_batches(&config);
+    let runnable = config.sources.into_iter().map(runnable).collect::<anyhow::Result<Vec<_>>>()?;
     let mut sinks = Vec::with_capacity(config.sinks.len());
     for sink_config in &config.sinks {
         sinks.push(Sink::open(sink_config)?);
@@ -57,16 +56,19 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     let stats = Arc::new(Stats::default());
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(shutdown.clone()));
-    let (out, batches) = mpsc::channel(queue_batches(&config));
+    let (out, batches) = mpsc::channel(queue_batches);
     let progress = Progress::start(Arc::clone(&stats), options.progress);
 
     let delivery_stats = Arc::clone(&stats);
     let delivery = tokio::task::spawn_blocking(move || deliver(sinks, batches, &delivery_stats));
     let mut sources = JoinSet::new();
-    for source in config.sources {
+    for (name, dir) in runnable {
         let context =
             SourceContext { out: out.clone(), shutdown: shutdown.clone(), stats: Arc::clone(&stats) };
-        sources.spawn(run_source(source, context));
+        sources.spawn(async move {
+            let label = name.clone();
+            source::dir::run(name, dir, context).await.with_context(|| format!("source {label:?}"))
+        });
     }
     drop(out);
 
@@ -91,27 +93,16 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     Ok(RunReport { stats, elapsed: started.elapsed(), interrupted: shutdown.is_cancelled() })
 }
 
-fn ensure_runnable(source: &SourceConfig) -> anyhow::Result<()> {
-    match &source.kind {
-        SourceKind::Dir(_) => Ok(()),
+/// The sources this build can run: a name and a `dir` configuration each.
+fn runnable(source: SourceConfig) -> anyhow::Result<(String, DirSource)> {
+    match source.kind {
+        SourceKind::Dir(dir) => Ok((source.name, dir)),
         other => bail!(
             "source {:?} ({}): the {} source is not available in this build; it can run dir sources only",
             source.name,
             source.file.display(),
             other.type_name()
         ),
-    }
-}
-
-async fn run_source(source: SourceConfig, context: SourceContext) -> anyhow::Result<()> {
-    let name = source.name.clone();
-    match source.kind {
-        SourceKind::Dir(dir) => {
-            source::dir::run(source.name, dir, context).await.with_context(|| format!("source {name:?}"))
-        }
-        SourceKind::S3(_) | SourceKind::CloudTrailApi(_) => {
-            unreachable!("ensure_runnable rejected source {name:?} before the run started")
-        }
     }
 }
 
