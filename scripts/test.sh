@@ -3,4 +3,4 @@
 # Test servers that later components need are installed and started from here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --all-targets --locked
+cargo test --locked
