@@ -253,3 +253,18 @@ fn closing_the_pipe_early_is_not_an_error() {
     let status = child.wait().unwrap();
     assert!(status.code() == Some(0), "{status:?}");
 }
+
+#[test]
+fn progress_bar_on_a_terminal() {
+    // `script` (util-linux) gives the command a pseudo-terminal, as a person at a shell would have.
+    let command = format!("{} replay examples/AWSLogs > /dev/null", env!("CARGO_BIN_EXE_trailhound"));
+    let output = std::process::Command::new("script")
+        .args(["-qfc", &command, "/dev/null"])
+        .current_dir(common::repo_root())
+        .output()
+        .expect("script(1) from util-linux runs");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(screen.contains(" objects  "), "no progress bar drawn on a terminal: {screen:?}");
+    assert!(screen.contains(" events/s"), "{screen:?}");
+    assert!(screen.contains("15 objects (1 skipped, 0 failed), 87 events"), "{screen:?}");
+}

@@ -279,6 +279,21 @@ mod tests {
     }
 
     #[test]
+    fn v6_transit_gateway_v7_ecs_and_v8_fields_keep_their_names() {
+        let header = "version resource-type account-id tgw-id tgw-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status packets-lost-no-route packets-lost-blackhole ecs-cluster-name ecs-task-id reject-reason";
+        let line = "8 TransitGateway 123456789012 tgw-0a1 tgw-attach-0b2 10.0.0.1 10.1.0.1 1234 443 6 10 800 1700000000 1700000060 OK 3 0 prod-cluster 0f1e2d - ";
+        let results = normalize_file(&format!("{header}\n{line}\n"));
+        assert_eq!(
+            results[0].as_ref().unwrap()["metadata"],
+            json!({"version": 8, "resource_type": "TransitGateway", "account": "123456789012", "tgw_id": "tgw-0a1",
+                "tgw_attachment_id": "tgw-attach-0b2", "sip": "10.0.0.1", "dip": "10.1.0.1", "sport": 1234, "dport": 443,
+                "protnum": 6, "packets": 10, "bytes": 800, "start": 1700000000, "end": 1700000060, "status": "OK",
+                "tag2": "OK", "packets_lost_no_route": 3, "packets_lost_blackhole": 0,
+                "ecs_cluster_name": "prod-cluster", "ecs_task_id": "0f1e2d"})
+        );
+    }
+
+    #[test]
     fn ids_are_stable_and_differ_per_line() {
         let line = "2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n";
         let first = normalize_file(&line.repeat(2));
