@@ -24,7 +24,7 @@ use std::net::IpAddr;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::json::ObjectWriter;
+use super::json::{ObjectWriter, member};
 use super::{Event, ObjectContext, parse_rfc3339, push_envelope_start};
 use crate::decode::LogType;
 
@@ -83,27 +83,33 @@ fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {
     let (object, object_type) = main_object(record);
 
     let mut meta = ObjectWriter::open(out);
-    meta.text("vmid", event_name);
-    meta.text("vendorinfo", event_source);
+    meta.text(member!("vmid"), event_name);
+    meta.text(member!("vendorinfo"), event_source);
     if let (Some(source), Some(name)) = (event_source, event_name) {
-        meta.text("command", Some(&format!("{source}:{name}")));
+        meta.joined(member!("command"), source, ':', name);
     }
-    meta.text("account", record.recipient_account_id.as_deref());
-    meta.text("domainorigin", identity.and_then(|i| i.account_id.as_deref()));
-    meta.text("login", identity.and_then(UserIdentity::login));
-    meta.text("user_arn", identity.and_then(|i| i.arn.as_deref()));
-    meta.text("identity_type", identity.and_then(|i| i.kind.as_deref()));
-    meta.text("sip", source_address.filter(|_| is_ip));
-    meta.text("sname", source_address.filter(|_| !is_ip));
-    meta.text("useragent", record.user_agent.as_deref());
-    meta.text("region", record.aws_region.as_deref());
-    meta.text("result", Some(record.error_code.as_deref().unwrap_or("Success")));
-    meta.text("reason", record.error_message.as_deref());
-    meta.text("session", identity.and_then(|i| i.access_key_id.as_deref()).filter(|k| !k.is_empty()));
-    meta.text("object", object);
-    meta.text("objecttype", object_type);
-    meta.text("tag1", record.event_type.as_deref());
-    meta.text("status", record.read_only.0.map(|read_only| if read_only { "read" } else { "write" }));
+    meta.text(member!("account"), record.recipient_account_id.as_deref());
+    meta.text(member!("domainorigin"), identity.and_then(|i| i.account_id.as_deref()));
+    meta.text(member!("login"), identity.and_then(UserIdentity::login));
+    meta.text(member!("user_arn"), identity.and_then(|i| i.arn.as_deref()));
+    meta.text(member!("identity_type"), identity.and_then(|i| i.kind.as_deref()));
+    meta.text(member!("sip"), source_address.filter(|_| is_ip));
+    meta.text(member!("sname"), source_address.filter(|_| !is_ip));
+    meta.text(member!("useragent"), record.user_agent.as_deref());
+    meta.text(member!("region"), record.aws_region.as_deref());
+    meta.text(member!("result"), Some(record.error_code.as_deref().unwrap_or("Success")));
+    meta.text(member!("reason"), record.error_message.as_deref());
+    meta.text(
+        member!("session"),
+        identity.and_then(|i| i.access_key_id.as_deref()).filter(|k| !k.is_empty()),
+    );
+    meta.text(member!("object"), object);
+    meta.text(member!("objecttype"), object_type);
+    meta.text(member!("tag1"), record.event_type.as_deref());
+    meta.text(
+        member!("status"),
+        record.read_only.0.map(|read_only| if read_only { "read" } else { "write" }),
+    );
     meta.close();
 }
 

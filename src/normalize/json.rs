@@ -17,39 +17,62 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Builds a flat JSON object of string and integer members, skipping absent values.
+/// `,"name":` as a string constant, for [`ObjectWriter`]'s members.
+macro_rules! member {
+    ($name:literal) => {
+        concat!(",\"", $name, "\":")
+    };
+}
+pub(super) use member;
+
+/// Builds a flat JSON object of string members, skipping absent values.
 ///
-/// Member names are written as they are: they are this crate's own constants or AWS field names
-/// checked by [`is_plain_name`], never input text that could need escaping.
+/// Every member is written with a leading comma (`,"name":`, a constant from [`member!`]) in one
+/// copy; `close` turns the first member's comma into the opening brace.
 pub(super) struct ObjectWriter<'a> {
     out: &'a mut Vec<u8>,
-    empty: bool,
+    start: usize,
 }
 
 impl<'a> ObjectWriter<'a> {
     pub(super) fn open(out: &'a mut Vec<u8>) -> Self {
-        out.push(b'{');
-        ObjectWriter { out, empty: true }
+        let start = out.len();
+        ObjectWriter { out, start }
     }
 
-    fn key(&mut self, key: &str) {
-        debug_assert!(is_plain_name(key), "member name {key:?} would need escaping");
-        self.out.extend_from_slice(if self.empty { b"\"" } else { b",\"" });
-        self.empty = false;
-        self.out.extend_from_slice(key.as_bytes());
-        self.out.extend_from_slice(b"\":");
-    }
-
-    /// `"key":"value"`, or nothing when `value` is `None`.
-    pub(super) fn text(&mut self, key: &str, value: Option<&str>) {
+    /// `"name":"value"`, or nothing when `value` is `None`.
+    #[inline]
+    pub(super) fn text(&mut self, member: &'static str, value: Option<&str>) {
         if let Some(value) = value {
-            self.key(key);
+            self.out.extend_from_slice(member.as_bytes());
             push_str(self.out, value);
         }
     }
 
+    /// `"name":"first:second"`.
+    pub(super) fn joined(&mut self, member: &'static str, first: &str, separator: char, second: &str) {
+        self.out.extend_from_slice(member.as_bytes());
+        let mut buffer = [0u8; 4];
+        let separator = separator.encode_utf8(&mut buffer);
+        let plain = |text: &str| !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
+        if plain(first) && plain(second) && plain(separator) {
+            self.out.push(b'"');
+            self.out.extend_from_slice(first.as_bytes());
+            self.out.extend_from_slice(separator.as_bytes());
+            self.out.extend_from_slice(second.as_bytes());
+            self.out.push(b'"');
+        } else {
+            push_str(self.out, &format!("{first}{separator}{second}"));
+        }
+    }
+
     pub(super) fn close(self) {
-        self.out.push(b'}');
+        if self.out.len() == self.start {
+            self.out.extend_from_slice(b"{}");
+        } else {
+            self.out[self.start] = b'{';
+            self.out.push(b'}');
+        }
     }
 }
 
@@ -72,12 +95,16 @@ mod tests {
 
     #[test]
     fn objects_skip_absent_members() {
-        let mut out = Vec::new();
+        let mut out = b"x".to_vec();
         let mut object = ObjectWriter::open(&mut out);
-        object.text("a", None);
-        object.text("b", Some("x"));
-
+        object.text(member!("a"), None);
+        object.text(member!("b"), Some("x"));
+        object.joined(member!("c"), "s3", ':', "Get\"Object");
         object.close();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"b":"x"}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"x{"b":"x","c":"s3:Get\"Object"}"#);
+
+        let mut empty = Vec::new();
+        ObjectWriter::open(&mut empty).close();
+        assert_eq!(empty, b"{}");
     }
 }
