@@ -188,46 +188,46 @@ impl<R: BufRead> RecordReader<R> {
                         Some(other) => return Err(self.unexpected(other, "'{' to open the document")),
                     }
                 }
-                State::ObjectOpen => match self.require_non_ws()? {
-                    b'}' => {
-                        self.consume(1);
-                        self.state = State::DocumentStart;
-                    }
-                    _ => self.state = State::Key,
-                },
+                State::ObjectOpen => self.first_item(b'}', State::Key, State::DocumentStart)?,
                 State::Key => self.read_member()?,
-                State::AfterMember => match self.require_non_ws()? {
-                    b',' => {
-                        self.consume(1);
-                        self.state = State::Key;
-                    }
-                    b'}' => {
-                        self.consume(1);
-                        self.state = State::DocumentStart;
-                    }
-                    other => return Err(self.unexpected(other, "',' or '}' after a member")),
-                },
-                State::ArrayOpen => match self.require_non_ws()? {
-                    b']' => {
-                        self.consume(1);
-                        self.state = State::AfterMember;
-                    }
-                    _ => self.state = State::Element,
-                },
+                State::AfterMember => {
+                    self.next_item(b'}', State::Key, State::DocumentStart, "',' or '}' after a member")?
+                }
+                State::ArrayOpen => self.first_item(b']', State::Element, State::AfterMember)?,
                 State::Element => return self.read_element(),
-                State::AfterElement => match self.require_non_ws()? {
-                    b',' => {
-                        self.consume(1);
-                        self.state = State::Element;
-                    }
-                    b']' => {
-                        self.consume(1);
-                        self.state = State::AfterMember;
-                    }
-                    other => return Err(self.unexpected(other, "',' or ']' between records")),
-                },
+                State::AfterElement => {
+                    self.next_item(b']', State::Element, State::AfterMember, "',' or ']' between records")?
+                }
             }
         }
+    }
+
+    /// Just inside `{` or `[`: `close` (empty container) goes to `closed`, anything else to `item`.
+    fn first_item(&mut self, close: u8, item: State, closed: State) -> Result<(), DecodeError> {
+        if self.require_non_ws()? == close {
+            self.consume(1);
+            self.state = closed;
+        } else {
+            self.state = item;
+        }
+        Ok(())
+    }
+
+    /// After a member or element: `,` goes to the next `item`, `close` ends the container.
+    fn next_item(
+        &mut self,
+        close: u8,
+        item: State,
+        closed: State,
+        expected: &str,
+    ) -> Result<(), DecodeError> {
+        match self.require_non_ws()? {
+            b',' => self.state = item,
+            byte if byte == close => self.state = closed,
+            other => return Err(self.unexpected(other, expected)),
+        }
+        self.consume(1);
+        Ok(())
     }
 
     /// Reads `"key": value` at the top level; `Records` opens the array, the rest is skipped.

@@ -227,3 +227,11 @@ fn invalid_json_is_an_error_with_the_record_number() {
     let error = normalize_record(&context(), 6, b"{\"a\":\"\xff\"}").unwrap_err();
     assert_eq!(error.to_string(), "record 6: not UTF-8 text");
 }
+
+#[test]
+fn read_only_of_any_other_type_is_absent() {
+    for odd in [json!(1), json!(null), json!({"a": 1}), json!([true]), json!("yes")] {
+        let meta = metadata_of(json!({"eventID": "e", "eventTime": "2024-05-01T00:00:00Z", "readOnly": odd}));
+        assert!(meta.get("status").is_none(), "{meta}");
+    }
+}
