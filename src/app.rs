@@ -9,6 +9,7 @@
 //! at the next batch; what is already queued is still delivered before the run ends. A second
 //! signal exits at once.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +18,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, DirSource, SourceConfig, SourceKind};
+use crate::checkpoint::CheckpointStore;
+use crate::config::{Config, DirSource, S3Source, SourceConfig, SourceKind};
 use crate::sink::{Sink, SinkError};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, Batch, SourceContext};
@@ -26,11 +28,17 @@ use crate::telemetry::{Progress, Stats};
 /// Events the pipeline queues between sources and sinks when no source sets `max_queue_count`.
 const DEFAULT_MAX_QUEUE_EVENTS: usize = 50_000;
 
-/// How a run is shown.
-#[derive(Clone, Copy, Debug, Default)]
+/// How a run goes.
+#[derive(Clone, Debug, Default)]
 pub struct RunOptions {
     /// Show a progress bar (only ever on a terminal).
     pub progress: bool,
+    /// One pass per source until caught up, then stop (polling sources only).
+    pub once: bool,
+    /// Make the first poll of every S3 source a sweep of its whole look-back window.
+    pub sweep: bool,
+    /// Where the checkpoint store lives.
+    pub state_dir: PathBuf,
 }
 
 /// The end of a run.
@@ -48,6 +56,11 @@ pub struct RunReport {
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunReport> {
     let queue_batches = queue_batches(&config);
     let runnable = config.sources.into_iter().map(runnable).collect::<anyhow::Result<Vec<_>>>()?;
+    let needs_store = runnable.iter().any(|source| matches!(source, Runnable::S3(..)));
+    let store = match needs_store {
+        true => Some(Arc::new(CheckpointStore::open(&options.state_dir)?)),
+        false => None,
+    };
     let mut sinks = Vec::with_capacity(config.sinks.len());
     for sink_config in &config.sinks {
         sinks.push(Sink::open(sink_config)?);
@@ -62,13 +75,25 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     let delivery_stats = Arc::clone(&stats);
     let delivery = tokio::task::spawn_blocking(move || deliver(sinks, batches, &delivery_stats));
     let mut sources = JoinSet::new();
-    for (name, dir) in runnable {
+    for source in runnable {
         let context =
             SourceContext { out: out.clone(), shutdown: shutdown.clone(), stats: Arc::clone(&stats) };
-        sources.spawn(async move {
-            let label = name.clone();
-            source::dir::run(name, dir, context).await.with_context(|| format!("source {label:?}"))
-        });
+        match source {
+            Runnable::Dir(name, dir) => sources.spawn(async move {
+                let label = name.clone();
+                source::dir::run(name, dir, context).await.with_context(|| format!("source {label:?}"))
+            }),
+            Runnable::S3(name, s3) => {
+                let store = Arc::clone(store.as_ref().expect("opened when an S3 source runs"));
+                let mode = source::s3::RunMode { once: options.once, sweep_now: options.sweep };
+                sources.spawn(async move {
+                    let label = name.clone();
+                    source::s3::run(name, *s3, context, store, mode)
+                        .await
+                        .with_context(|| format!("source {label:?}"))
+                })
+            }
+        };
     }
     drop(out);
 
@@ -93,12 +118,18 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     Ok(RunReport { stats, elapsed: started.elapsed(), interrupted: shutdown.is_cancelled() })
 }
 
-/// The sources this build can run: a name and a `dir` configuration each.
-fn runnable(source: SourceConfig) -> anyhow::Result<(String, DirSource)> {
+/// A source this build can run.
+enum Runnable {
+    Dir(String, DirSource),
+    S3(String, Box<S3Source>),
+}
+
+fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
     match source.kind {
-        SourceKind::Dir(dir) => Ok((source.name, dir)),
+        SourceKind::Dir(dir) => Ok(Runnable::Dir(source.name, dir)),
+        SourceKind::S3(s3) => Ok(Runnable::S3(source.name, s3)),
         other => bail!(
-            "source {:?} ({}): the {} source is not available in this build; it can run dir sources only",
+            "source {:?} ({}): the {} source is not available in this build; it can run dir and s3 sources",
             source.name,
             source.file.display(),
             other.type_name()
@@ -127,6 +158,9 @@ fn deliver(mut sinks: Vec<Sink>, mut batches: mpsc::Receiver<Batch>, stats: &Sta
             sink.write_batch(&batch.events)?;
         }
         Stats::add(&stats.events_delivered, batch.events.len() as u64);
+        if let Some(receipt) = batch.receipt {
+            receipt.delivered();
+        }
     }
     Ok(())
 }

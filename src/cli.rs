@@ -31,6 +31,9 @@ pub struct Cli {
     /// Log line format on stderr.
     #[arg(long, value_enum, default_value = "text", global = true)]
     log_format: LogFormat,
+    /// Where checkpoints live (default: the config's state_dir, else ./trailhound-state).
+    #[arg(long, value_name = "DIR", global = true)]
+    state_dir: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,12 +47,20 @@ enum Command {
         /// One pass per source until caught up, then exit 0 (for cron and tests).
         #[arg(long)]
         once: bool,
+        /// Make the first poll of every S3 source re-list its whole look-back window.
+        #[arg(long)]
+        sweep: bool,
         /// Replace the configured sinks: stdout or file:PATH (may be repeated).
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
     },
     /// Validate a configuration: exit 0, or 1 with every problem listed.
     CheckConfig {
+        #[command(flatten)]
+        files: ConfigFiles,
+    },
+    /// Show the checkpoints of every source: watermarks, processed objects, last poll and error.
+    State {
         #[command(flatten)]
         files: ConfigFiles,
     },
@@ -106,14 +117,22 @@ pub fn main() -> ExitCode {
 
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
+    let state_dir = cli.state_dir;
     match cli.command {
         Command::CheckConfig { files } => Ok(check_config(&files)),
-        Command::Run { files, once: _, sink } => {
+        Command::State { files } => {
+            let config = load(&files)?;
+            show_state(&config, &resolve_state_dir(state_dir, &config))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { files, once, sweep, sink } => {
             let mut config = load(&files)?;
             if !sink.is_empty() {
                 config.sinks = parse_sinks(&sink)?;
             }
-            run_pipeline(config, quiet)
+            let state_dir = resolve_state_dir(state_dir, &config);
+            let options = RunOptions { progress: !quiet, once, sweep, state_dir };
+            run_pipeline(config, options, quiet)
         }
         Command::Replay { log_type, output, sink, paths } => {
             let log_type = match log_type {
@@ -134,7 +153,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 file: PathBuf::from("(command line)"),
                 kind: SourceKind::Dir(dir),
             };
-            run_pipeline(Config { state_dir: None, sources: vec![source], sinks }, quiet)
+            let options =
+                RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new() };
+            run_pipeline(Config { state_dir: None, sources: vec![source], sinks }, options, quiet)
         }
     }
 }
@@ -209,9 +230,53 @@ fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
     Ok(sinks)
 }
 
-fn run_pipeline(config: Config, quiet: bool) -> anyhow::Result<ExitCode> {
+/// The default state directory for local use.
+const DEFAULT_STATE_DIR: &str = "trailhound-state";
+
+fn resolve_state_dir(flag: Option<PathBuf>, config: &Config) -> PathBuf {
+    flag.or_else(|| config.state_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+fn show_state(config: &Config, state_dir: &std::path::Path) -> anyhow::Result<()> {
+    let store = crate::checkpoint::CheckpointStore::open(state_dir)?;
+    let summaries = store.summaries()?;
+    let time = |seconds: i64| crate::normalize::format_unix(seconds);
+    for source in &config.sources {
+        println!("source {:?} ({})", source.name, source.kind.type_name());
+        let Some(summary) = summaries.iter().find(|s| s.source == source.name) else {
+            println!("  no checkpoint yet");
+            continue;
+        };
+        match (summary.oldest_watermark, summary.newest_watermark) {
+            (Some(oldest), Some(newest)) => {
+                println!(
+                    "  watermark: {} … {} over {} partition(s)",
+                    time(oldest),
+                    time(newest),
+                    summary.partitions
+                )
+            }
+            _ => println!("  watermark: none yet"),
+        }
+        let (delivered, skipped, quarantined) = summary.processed;
+        println!("  processed objects: {delivered} delivered, {skipped} skipped, {quarantined} quarantined");
+        match summary.last_poll {
+            Some((started, Some(finished))) => {
+                println!("  last poll: {} … {}", time(started), time(finished))
+            }
+            Some((started, None)) => println!("  last poll: started {}, not finished", time(started)),
+            None => println!("  last poll: never"),
+        }
+        if let Some((at, error)) = &summary.last_error {
+            println!("  last error: {} {error}", time(*at));
+        }
+    }
+    Ok(())
+}
+
+fn run_pipeline(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = runtime.block_on(app::run(config, RunOptions { progress: !quiet }))?;
+    let report = runtime.block_on(app::run(config, options))?;
     if !quiet {
         eprintln!("{}", report.stats.summary(report.elapsed));
     }

@@ -17,7 +17,10 @@
 //! `decode` and `normalize` import nothing from `source`, `sink`, tokio or the AWS SDK, so they
 //! can be benchmarked and fuzzed alone.
 
+pub mod ack;
 pub mod app;
+pub mod aws;
+pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod corpus;

@@ -154,7 +154,12 @@ pub fn init_logging(verbosity: i8, format: LogFormat) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // LogApiRequests lines are info-level events of their own target: shown unless -q.
+    let default = match verbosity {
+        i8::MIN..=-1 => level.to_string(),
+        _ => format!("{level},trailhound::s3_requests=info"),
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(io::stderr().is_terminal())

@@ -134,10 +134,10 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
 
 #[test]
 fn sources_this_build_cannot_run_are_refused_before_starting() {
-    let run = trailhound(&["run", "--ini", "examples/awsS3CloudTrail.ini", "--once"], None);
+    let run = trailhound(&["run", "--ini", "examples/cloudtrail.ini", "--once"], None);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("the s3 source is not available in this build; it can run dir sources only"),
+        run.stderr.contains("the cloudtrail_api source is not available in this build; it can run dir and s3 sources"),
         "{}",
         run.stderr
     );

@@ -6,12 +6,14 @@
 
 pub mod dir;
 pub mod object;
+pub mod s3;
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::ack::Receipt;
 use crate::normalize::Event;
 use crate::telemetry::Stats;
 
@@ -20,6 +22,8 @@ use crate::telemetry::Stats;
 pub struct Batch {
     /// The events, in the order they were read.
     pub events: Vec<Event>,
+    /// Settled once every sink accepted the events, for sources that checkpoint.
+    pub receipt: Option<Receipt>,
 }
 
 /// What every source is given to run.

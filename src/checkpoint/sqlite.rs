@@ -1,0 +1,368 @@
+//! The checkpoint store on SQLite (rusqlite, bundled).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{CheckpointError, ObjectOutcome, ProcessedObject, STORE_FILE, SourceSummary};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS watermarks (
+    source TEXT NOT NULL,
+    partition TEXT NOT NULL,
+    watermark INTEGER NOT NULL,
+    PRIMARY KEY (source, partition)
+);
+CREATE TABLE IF NOT EXISTS processed (
+    source TEXT NOT NULL,
+    key TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    key_time INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT,
+    processed_at INTEGER NOT NULL,
+    PRIMARY KEY (source, key, etag)
+);
+CREATE INDEX IF NOT EXISTS processed_by_age ON processed (source, key_time);
+CREATE TABLE IF NOT EXISTS polls (
+    source TEXT PRIMARY KEY,
+    started INTEGER NOT NULL,
+    finished INTEGER,
+    error TEXT,
+    error_at INTEGER,
+    last_sweep INTEGER
+);
+";
+
+/// The checkpoint store. Its methods block (SQLite I/O): call them from blocking threads.
+pub struct CheckpointStore {
+    path: PathBuf,
+    connection: Mutex<Connection>,
+}
+
+impl CheckpointStore {
+    /// Opens (creating if needed) `trailhound.sqlite` in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Self, CheckpointError> {
+        std::fs::create_dir_all(state_dir)
+            .map_err(|source| CheckpointError::StateDir { path: state_dir.to_path_buf(), source })?;
+        let path = state_dir.join(STORE_FILE);
+        let sqlite = |source| CheckpointError::Sqlite { path: path.clone(), source };
+        let connection = Connection::open(&path).map_err(sqlite)?;
+        connection.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
+        connection.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
+        connection.execute_batch(SCHEMA).map_err(sqlite)?;
+        let version: Option<i64> = connection
+            .query_row("SELECT MAX(version) FROM schema_version", [], |row| row.get(0))
+            .map_err(sqlite)?;
+        match version {
+            None => {
+                connection
+                    .execute("INSERT INTO schema_version (version) VALUES (?1)", [SCHEMA_VERSION])
+                    .map_err(sqlite)?;
+            }
+            Some(found) if found > SCHEMA_VERSION => {
+                return Err(CheckpointError::NewerSchema { path, found, known: SCHEMA_VERSION });
+            }
+            Some(_) => {}
+        }
+        Ok(CheckpointStore { path, connection: Mutex::new(connection) })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, CheckpointError> {
+        let mut connection = self.connection.lock().expect("checkpoint lock");
+        work(&mut connection).map_err(|source| CheckpointError::Sqlite { path: self.path.clone(), source })
+    }
+
+    /// The watermark of one partition of a source, if it has one.
+    pub fn watermark(&self, source: &str, partition: &str) -> Result<Option<i64>, CheckpointError> {
+        self.with(|db| {
+            db.query_row(
+                "SELECT watermark FROM watermarks WHERE source = ?1 AND partition = ?2",
+                params![source, partition],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+    }
+
+    /// Moves a partition's watermark to `to`, never backwards.
+    pub fn advance_watermark(&self, source: &str, partition: &str, to: i64) -> Result<(), CheckpointError> {
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO watermarks (source, partition, watermark) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (source, partition) DO UPDATE SET watermark = MAX(watermark, excluded.watermark)",
+                params![source, partition, to],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The processed objects (key, ETag) of a source whose key starts with `prefix`.
+    pub fn processed_under(
+        &self,
+        source: &str,
+        prefix: &str,
+    ) -> Result<HashSet<(String, String)>, CheckpointError> {
+        self.with(|db| {
+            let mut statement = db.prepare_cached(
+                "SELECT key, etag FROM processed WHERE source = ?1 AND key >= ?2 AND key < ?3",
+            )?;
+            let rows = statement.query_map(params![source, prefix, prefix_end(prefix)], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Remembers objects, all in one transaction.
+    pub fn record(&self, source: &str, objects: &[ProcessedObject], now: i64) -> Result<(), CheckpointError> {
+        self.with(|db| {
+            let transaction = db.transaction()?;
+            {
+                let mut insert = transaction.prepare_cached(
+                    "INSERT OR REPLACE INTO processed (source, key, etag, key_time, outcome, detail, processed_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?;
+                for object in objects {
+                    insert.execute(params![
+                        source,
+                        object.key,
+                        object.etag,
+                        object.key_time,
+                        object.outcome.as_str(),
+                        object.detail,
+                        now
+                    ])?;
+                }
+            }
+            transaction.commit()
+        })
+    }
+
+    /// Forgets processed objects whose key time is older than `before`; returns how many.
+    pub fn expire(&self, source: &str, before: i64) -> Result<usize, CheckpointError> {
+        self.with(|db| {
+            db.execute("DELETE FROM processed WHERE source = ?1 AND key_time < ?2", params![source, before])
+        })
+    }
+
+    /// Notes that a poll started.
+    pub fn poll_started(&self, source: &str, now: i64) -> Result<(), CheckpointError> {
+        self.with(|db| {
+            db.execute(
+                "INSERT INTO polls (source, started, finished) VALUES (?1, ?2, NULL)
+                 ON CONFLICT (source) DO UPDATE SET started = excluded.started, finished = NULL",
+                params![source, now],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Notes that a poll finished, with the error that ended it, if any.
+    pub fn poll_finished(&self, source: &str, now: i64, error: Option<&str>) -> Result<(), CheckpointError> {
+        self.with(|db| {
+            db.execute(
+                "UPDATE polls SET finished = ?2,
+                     error = COALESCE(?3, error), error_at = CASE WHEN ?3 IS NULL THEN error_at ELSE ?2 END
+                 WHERE source = ?1",
+                params![source, now, error],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// When the source last swept its whole look-back window.
+    pub fn last_sweep(&self, source: &str) -> Result<Option<i64>, CheckpointError> {
+        self.with(|db| {
+            db.query_row("SELECT last_sweep FROM polls WHERE source = ?1", [source], |row| row.get(0))
+                .optional()
+                .map(Option::flatten)
+        })
+    }
+
+    /// Notes a completed sweep.
+    pub fn sweep_done(&self, source: &str, at: i64) -> Result<(), CheckpointError> {
+        self.with(|db| {
+            db.execute("UPDATE polls SET last_sweep = ?2 WHERE source = ?1", params![source, at]).map(|_| ())
+        })
+    }
+
+    /// What every source has done, for `trailhound state`.
+    pub fn summaries(&self) -> Result<Vec<SourceSummary>, CheckpointError> {
+        self.with(|db| {
+            let mut names: Vec<String> = db
+                .prepare(
+                    "SELECT source FROM watermarks UNION SELECT source FROM processed UNION SELECT source FROM polls",
+                )?
+                .query_map([], |row| row.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            names.sort();
+            names.into_iter().map(|source| summary(db, source)).collect()
+        })
+    }
+}
+
+/// started, finished, error, error_at
+type PollRow = (i64, Option<i64>, Option<String>, Option<i64>);
+
+fn summary(db: &Connection, source: String) -> rusqlite::Result<SourceSummary> {
+    let (oldest, newest, partitions): (Option<i64>, Option<i64>, i64) = db.query_row(
+        "SELECT MIN(watermark), MAX(watermark), COUNT(*) FROM watermarks WHERE source = ?1",
+        [&source],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+    )?;
+    let count = |outcome: ObjectOutcome| -> rusqlite::Result<u64> {
+        let count: i64 = db.query_row(
+            "SELECT COUNT(*) FROM processed WHERE source = ?1 AND outcome = ?2",
+            params![source, outcome.as_str()],
+            |row| row.get(0),
+        )?;
+        Ok(count.unsigned_abs())
+    };
+    let processed = (
+        count(ObjectOutcome::Delivered)?,
+        count(ObjectOutcome::Skipped)?,
+        count(ObjectOutcome::Quarantined)?,
+    );
+    let poll: Option<PollRow> = db
+        .query_row(
+            "SELECT started, finished, error, error_at FROM polls WHERE source = ?1",
+            [&source],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()?;
+    let last_poll = poll.as_ref().map(|(started, finished, _, _)| (*started, *finished));
+    let last_error = poll.and_then(|(_, _, error, at)| Some((at?, error?)));
+    Ok(SourceSummary {
+        source,
+        oldest_watermark: oldest,
+        newest_watermark: newest,
+        partitions: partitions.unsigned_abs(),
+        processed,
+        last_poll,
+        last_error,
+    })
+}
+
+/// The smallest string greater than every string starting with `prefix`.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn object(key: &str, etag: &str, key_time: i64) -> ProcessedObject {
+        ProcessedObject {
+            key: key.into(),
+            etag: etag.into(),
+            key_time,
+            outcome: ObjectOutcome::Delivered,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn watermarks_only_move_forward_and_are_scoped_by_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.watermark("a", "p").unwrap(), None);
+        store.advance_watermark("a", "p", 100).unwrap();
+        store.advance_watermark("a", "p", 50).unwrap();
+        assert_eq!(store.watermark("a", "p").unwrap(), Some(100));
+        store.advance_watermark("a", "p", 150).unwrap();
+        assert_eq!(store.watermark("a", "p").unwrap(), Some(150));
+        assert_eq!(store.watermark("b", "p").unwrap(), None);
+    }
+
+    #[test]
+    fn processed_objects_survive_a_reopen_and_expire_by_age() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            let objects = [
+                object("AWSLogs/1/a", "e1", 100),
+                object("AWSLogs/1/b", "e2", 200),
+                object("AWSLogs/2/c", "e3", 300),
+            ];
+            store.record("s", &objects, 1000).unwrap();
+            store.record("other", &[object("AWSLogs/1/a", "e1", 100)], 1000).unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let under_one = store.processed_under("s", "AWSLogs/1/").unwrap();
+        assert_eq!(
+            under_one,
+            HashSet::from([("AWSLogs/1/a".into(), "e1".into()), ("AWSLogs/1/b".into(), "e2".into())])
+        );
+        assert_eq!(store.expire("s", 250).unwrap(), 2);
+        assert_eq!(store.processed_under("s", "").unwrap().len(), 1);
+        assert_eq!(store.processed_under("other", "").unwrap().len(), 1, "other sources are untouched");
+    }
+
+    #[test]
+    fn summaries_show_watermarks_counts_polls_and_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        store.advance_watermark("s", "p1", 100).unwrap();
+        store.advance_watermark("s", "p2", 300).unwrap();
+        let quarantined = ProcessedObject {
+            outcome: ObjectOutcome::Quarantined,
+            detail: Some("truncated".into()),
+            ..object("k2", "e", 1)
+        };
+        store.record("s", &[object("k1", "e", 1), quarantined], 5).unwrap();
+        store.poll_started("s", 10).unwrap();
+        store.poll_finished("s", 12, Some("AccessDenied")).unwrap();
+        store.poll_started("s", 20).unwrap();
+        store.poll_finished("s", 21, None).unwrap();
+        let summaries = store.summaries().unwrap();
+        assert_eq!(
+            summaries,
+            vec![SourceSummary {
+                source: "s".into(),
+                oldest_watermark: Some(100),
+                newest_watermark: Some(300),
+                partitions: 2,
+                processed: (1, 0, 1),
+                last_poll: Some((20, Some(21))),
+                last_error: Some((12, "AccessDenied".into())),
+            }]
+        );
+    }
+
+    #[test]
+    fn sweeps_are_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.last_sweep("s").unwrap(), None);
+        store.poll_started("s", 10).unwrap();
+        assert_eq!(store.last_sweep("s").unwrap(), None);
+        store.sweep_done("s", 10).unwrap();
+        store.poll_started("s", 20).unwrap();
+        assert_eq!(store.last_sweep("s").unwrap(), Some(10));
+    }
+
+    #[test]
+    fn the_store_is_in_wal_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        let mode: String =
+            store.with(|db| db.query_row("PRAGMA journal_mode", [], |row| row.get(0))).unwrap();
+        assert_eq!(mode, "wal");
+    }
+}

@@ -1,0 +1,79 @@
+//! An S3-compatible server on loopback for the tests: s3s-fs (the s3s crate's file-system
+//! backend) in this process, with SigV4 authentication on.
+
+use std::net::SocketAddr;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+pub const ACCESS_KEY: &str = "AKIATRAILHOUNDTEST01";
+pub const SECRET_KEY: &str = "trailhound-test-secret-key-0000000000000";
+pub const BUCKET: &str = "trail-logs";
+
+pub struct S3Server {
+    pub endpoint: String,
+    pub client: Client,
+    _root: tempfile::TempDir,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a server with an empty bucket [`BUCKET`].
+pub async fn start() -> S3Server {
+    let root = tempfile::tempdir().unwrap();
+    let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
+    let mut builder = S3ServiceBuilder::new(fs);
+    builder.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    let service = builder.build();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address: SocketAddr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let service = service.clone();
+            tokio::spawn(async move {
+                ConnBuilder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                    .ok();
+            });
+        }
+    });
+    let endpoint = format!("http://{address}");
+    let config = aws_sdk_s3::config::Builder::new()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(&endpoint)
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "test"))
+        .build();
+    let client = Client::from_conf(config);
+    client.create_bucket().bucket(BUCKET).send().await.unwrap();
+    S3Server { endpoint, client, _root: root, task }
+}
+
+impl S3Server {
+    pub async fn put(&self, key: &str, body: Vec<u8>) {
+        self.client.put_object().bucket(BUCKET).key(key).body(body.into()).send().await.unwrap();
+    }
+
+    /// A TOML configuration with one s3 source on this server and a file sink.
+    pub fn config(&self, extra: &str) -> String {
+        format!(
+            "[[source]]\ntype = \"s3\"\nname = \"trail\"\nbucket = \"{BUCKET}\"\nregion = \"us-east-1\"\n\
+             endpoint = \"{}\"\nforce_path_style = true\naccess_key_id = \"{ACCESS_KEY}\"\n\
+             secret_access_key = \"{SECRET_KEY}\"\nstartup_delay_in_seconds = 0\n{extra}\n\n\
+             [[sink]]\ntype = \"file\"\npath = \"out.ndjson\"\n",
+            self.endpoint
+        )
+    }
+}
