@@ -137,7 +137,9 @@ fn sources_this_build_cannot_run_are_refused_before_starting() {
     let run = trailhound(&["run", "--ini", "examples/cloudtrail.ini", "--once"], None);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("the cloudtrail_api source is not available in this build; it can run dir and s3 sources"),
+        run.stderr.contains(
+            "the cloudtrail_api source is not available in this build; it can run dir and s3 sources"
+        ),
         "{}",
         run.stderr
     );

@@ -236,3 +236,96 @@ async fn a_poll_of_a_30_day_bucket_lists_only_the_look_back_window() {
     assert!(!requests.iter().any(|line| line.contains(&old_folder)), "{requests:#?}");
     assert!(requests.iter().all(|line| !line.contains(s3::SECRET_KEY) && !line.contains(s3::ACCESS_KEY)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trees_outside_the_aws_layout_are_read_to_the_configured_depth() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "file_path = \"exports/\"\ndepth_to_recurse = 2\nexclusion_directories = [\"tmp\"]\nmax_result_count = 1\n";
+    std::fs::write(dir.path().join("trailhound.toml"), server.config(extra)).unwrap();
+    put_record(&server, "exports/top.json.gz", "depth-1").await;
+    put_record(&server, "exports/a/second.json.gz", "depth-2").await;
+    put_record(&server, "exports/b/second.json.gz", "depth-2b").await;
+    put_record(&server, "exports/a/deeper/third.json.gz", "depth-3").await;
+    put_record(&server, "exports/tmp-area/ignored.json.gz", "excluded").await;
+    run_once(dir.path(), &[]).await;
+    assert_eq!(
+        delivered_ids(dir.path()).into_iter().collect::<BTreeSet<_>>(),
+        set(&["depth-1", "depth-2", "depth-2b"])
+    );
+    run_once(dir.path(), &[]).await;
+    assert_eq!(delivered_ids(dir.path()).len(), 3, "a second poll collects nothing again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vpc_flow_logs_and_small_pages() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("trailhound.toml"),
+        server.config("log_type = \"VPCFlowLogs\"\nmax_result_count = 1\n"),
+    )
+    .unwrap();
+    let now = OffsetDateTime::now_utc();
+    let folder = format!("{:04}/{:02}/{:02}", now.year(), now.month() as u8, now.day());
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}Z",
+        now.year(),
+        now.month() as u8,
+        now.day(),
+        now.hour(),
+        now.minute()
+    );
+    let line = "2 111122223333 eni-1 10.0.0.1 10.0.0.2 1234 443 6 10 800 1700000000 1700000060 ACCEPT OK";
+    for flow_log in ["fl-00000001", "fl-00000002", "fl-00000003"] {
+        let key = format!(
+            "AWSLogs/{ACCOUNT_A}/vpcflowlogs/us-east-1/{folder}/{ACCOUNT_A}_vpcflowlogs_us-east-1_{flow_log}_{stamp}_abcd1234.log.gz"
+        );
+        server.put(&key, gzip(format!("{line}\n{line}\n").as_bytes())).await;
+    }
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 1, "AAAAAAAAAAAAAAAA"), "not-a-flow-log")
+        .await;
+    run_once(dir.path(), &[]).await;
+    let text = std::fs::read_to_string(dir.path().join("out.ndjson")).unwrap();
+    let events: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events.len(), 6, "three files of two lines, read through one-key pages");
+    assert!(events.iter().all(|e| e["log_type"] == "VPCFlowLogs" && e["metadata"]["dport"] == 443));
+    let ids: BTreeSet<&str> = events.iter().map(|e| e["event_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_polling_and_keeps_the_checkpoint() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trailhound.toml"), server.config("poll_interval_seconds = 1\n")).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 1, "AAAAAAAAAAAAAAAA"), "before").await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--config", "trailhound.toml"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while delivered_ids(dir.path()).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first poll never delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 0, "BBBBBBBBBBBBBBBB"), "while-running")
+        .await;
+    while delivered_ids(dir.path()).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the next poll never delivered");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let status =
+        std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(exit.code(), Some(0));
+    run_once(dir.path(), &[]).await;
+    assert_eq!(
+        delivered_ids(dir.path()),
+        vec!["before", "while-running"],
+        "nothing collected twice after the restart"
+    );
+}

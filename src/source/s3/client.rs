@@ -79,6 +79,12 @@ impl Bucket {
 
     /// The folders directly below `prefix` (a delimiter listing), every page.
     pub async fn folders(&self, prefix: &str) -> Result<Vec<String>, S3Error> {
+        Ok(self.level(prefix).await?.1)
+    }
+
+    /// The objects and the folders directly below `prefix` (a delimiter listing), every page.
+    pub async fn level(&self, prefix: &str) -> Result<(Vec<Listed>, Vec<String>), S3Error> {
+        let mut objects = Vec::new();
         let mut folders = Vec::new();
         let mut token = None;
         loop {
@@ -104,9 +110,10 @@ impl Bucket {
                 }
             };
             folders.extend(page.common_prefixes().iter().filter_map(|p| p.prefix().map(str::to_string)));
+            objects.extend(page.contents().iter().filter_map(listed));
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => return Ok(folders),
+                _ => return Ok((objects, folders)),
             }
         }
     }
@@ -136,15 +143,7 @@ impl Bucket {
                     return Err(self.error("ListObjectsV2", prefix, message));
                 }
             };
-            for object in page.contents() {
-                let Some(key) = object.key() else { continue };
-                objects.push(Listed {
-                    key: key.to_string(),
-                    etag: object.e_tag().unwrap_or("").trim_matches('"').to_string(),
-                    size: object.size().unwrap_or(0),
-                    last_modified: object.last_modified().map(|t| t.secs()),
-                });
-            }
+            objects.extend(page.contents().iter().filter_map(listed));
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
                 _ => return Ok(objects),
@@ -174,4 +173,13 @@ impl Bucket {
     fn error(&self, operation: &'static str, target: &str, message: String) -> S3Error {
         S3Error { operation, bucket: self.bucket.clone(), target: target.to_string(), message }
     }
+}
+
+fn listed(object: &aws_sdk_s3::types::Object) -> Option<Listed> {
+    Some(Listed {
+        key: object.key()?.to_string(),
+        etag: object.e_tag().unwrap_or("").trim_matches('"').to_string(),
+        size: object.size().unwrap_or(0),
+        last_modified: object.last_modified().map(|t| t.secs()),
+    })
 }

@@ -146,7 +146,8 @@ impl Collector {
         Ok(clean)
     }
 
-    /// Polls every partition; returns the first S3 problem, if any.
+    /// Polls every partition; returns the first S3 problem, if any. A bucket without an
+    /// `AWSLogs/` folder under `FilePath` is read as a plain tree (`DepthToRecurse` levels).
     async fn poll_partitions(
         self: &Arc<Self>,
         started: i64,
@@ -156,6 +157,13 @@ impl Collector {
             Ok(partitions) => partitions,
             Err(error) => return Ok(Some(error.to_string())),
         };
+        if partitions.is_empty() {
+            return match Arc::clone(self).poll_tree(started).await {
+                Ok(()) => Ok(None),
+                Err(PartitionError::S3(error)) => Ok(Some(error.to_string())),
+                Err(PartitionError::Checkpoint(error)) => Err(error.into()),
+            };
+        }
         let mut problem = None;
         for partition in partitions {
             if self.context.shutdown.is_cancelled() {
@@ -252,6 +260,38 @@ impl Collector {
         let (store, name, prefix) = (Arc::clone(&self.store), self.name.clone(), partition.prefix.clone());
         let watermark = listing::next_watermark(started, undelivered);
         blocking(move || store.advance_watermark(&name, &prefix, watermark)).await?;
+        Ok(())
+    }
+
+    /// Reads a bucket that does not follow the AWS layout: the objects of `FilePath` and of its
+    /// folders down to `DepthToRecurse` levels, skipping excluded folders. Without time-ordered
+    /// folders there is no watermark: every poll lists the tree, and the processed set skips what
+    /// is done.
+    async fn poll_tree(self: Arc<Self>, started: i64) -> Result<(), PartitionError> {
+        let window_start = started - i64::from(self.config.no_of_back_days_data) * 86_400;
+        let root = self.config.file_path.clone();
+        let (store, name, prefix) = (Arc::clone(&self.store), self.name.clone(), root.clone());
+        let processed = blocking(move || store.processed_under(&name, &prefix)).await?;
+        let mut candidates = Vec::new();
+        let mut level = vec![root];
+        for depth in 1..=self.config.depth_to_recurse {
+            let mut next_level = Vec::new();
+            for prefix in level {
+                let (objects, folders) = self.bucket.level(&prefix).await?;
+                candidates.extend(
+                    objects.into_iter().filter_map(|object| self.candidate(object, &processed, window_start)),
+                );
+                if depth < self.config.depth_to_recurse {
+                    next_level.extend(
+                        folders
+                            .into_iter()
+                            .filter(|folder| !self.excluded_folder(listing::folder_name(folder))),
+                    );
+                }
+            }
+            level = next_level;
+        }
+        self.collect(candidates).await?;
         Ok(())
     }
 
