@@ -329,3 +329,48 @@ async fn sigterm_stops_polling_and_keeps_the_checkpoint() {
         "nothing collected twice after the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_between_download_and_delivery_recollects_on_restart() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trailhound.toml"), server.config("")).unwrap();
+    // Objects of 300 records (~100 KB of events each): more than a pipe holds.
+    let mut expected = BTreeSet::new();
+    for object in 0..3 {
+        let ids: Vec<String> = (0..300).map(|i| format!("crash-{object}-{i:03}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let key = cloudtrail_key("", ACCOUNT_A, "us-east-1", 3 - object, "AAAAAAAAAAAAAAAA");
+        server.put(&key, gzip(&records_doc(&refs))).await;
+        expected.extend(ids);
+    }
+    // A FIFO whose reader never reads: the sink blocks once the pipe is full, after download.
+    let fifo = dir.path().join("stuck.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let mut reader = std::process::Command::new("sh")
+        .args(["-c", &format!("exec 3<'{}'; sleep 60", fifo.display())])
+        .spawn()
+        .unwrap();
+    let sink = format!("file:{}", fifo.display());
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--config", "trailhound.toml", "--once", "--sink", &sink])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(agent.try_wait().unwrap().is_none(), "the agent must be stuck on the full pipe");
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+
+    let state = trailhound(dir.path(), &["state", "--config", "trailhound.toml"]).await;
+    assert!(
+        state.stdout.contains("processed objects: 0 delivered"),
+        "nothing was delivered: {}",
+        state.stdout
+    );
+    run_once(dir.path(), &[]).await;
+    assert_eq!(delivered_ids(dir.path()).into_iter().collect::<BTreeSet<_>>(), expected);
+}
