@@ -13,13 +13,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointStore;
-use crate::config::{Config, DirSource, S3Source, SourceConfig, SourceKind};
+use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConfig, SourceKind};
 use crate::sink::{Sink, SinkError};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, Batch, SourceContext};
@@ -56,7 +56,7 @@ pub struct RunReport {
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunReport> {
     let queue_batches = queue_batches(&config);
     let runnable = config.sources.into_iter().map(runnable).collect::<anyhow::Result<Vec<_>>>()?;
-    let needs_store = runnable.iter().any(|source| matches!(source, Runnable::S3(..)));
+    let needs_store = runnable.iter().any(|source| !matches!(source, Runnable::Dir(..)));
     let store = match needs_store {
         true => Some(Arc::new(CheckpointStore::open(&options.state_dir)?)),
         false => None,
@@ -85,10 +85,20 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
             }),
             Runnable::S3(name, s3) => {
                 let store = Arc::clone(store.as_ref().expect("opened when an S3 source runs"));
-                let mode = source::s3::RunMode { once: options.once, sweep_now: options.sweep };
+                let mode = source::RunMode { once: options.once, sweep_now: options.sweep };
                 sources.spawn(async move {
                     let label = name.clone();
                     source::s3::run(name, *s3, context, store, mode)
+                        .await
+                        .with_context(|| format!("source {label:?}"))
+                })
+            }
+            Runnable::CloudTrailApi(name, api) => {
+                let store = Arc::clone(store.as_ref().expect("opened when an API source runs"));
+                let mode = source::RunMode { once: options.once, sweep_now: false };
+                sources.spawn(async move {
+                    let label = name.clone();
+                    source::cloudtrail_api::run(name, *api, context, store, mode)
                         .await
                         .with_context(|| format!("source {label:?}"))
                 })
@@ -122,18 +132,14 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
 enum Runnable {
     Dir(String, DirSource),
     S3(String, Box<S3Source>),
+    CloudTrailApi(String, Box<CloudTrailApiSource>),
 }
 
 fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
     match source.kind {
         SourceKind::Dir(dir) => Ok(Runnable::Dir(source.name, dir)),
         SourceKind::S3(s3) => Ok(Runnable::S3(source.name, s3)),
-        other => bail!(
-            "source {:?} ({}): the {} source is not available in this build; it can run dir and s3 sources",
-            source.name,
-            source.file.display(),
-            other.type_name()
-        ),
+        SourceKind::CloudTrailApi(api) => Ok(Runnable::CloudTrailApi(source.name, api)),
     }
 }
 

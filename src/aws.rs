@@ -70,6 +70,7 @@ where
     R: std::fmt::Debug,
 {
     use aws_sdk_s3::error::SdkError;
+    // Every SDK crate re-exports the same smithy SdkError and ProvideErrorMetadata.
     match error {
         SdkError::ServiceError(service) => {
             let inner = service.err();

@@ -133,13 +133,15 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
 }
 
 #[test]
-fn sources_this_build_cannot_run_are_refused_before_starting() {
-    let run = trailhound(&["run", "--ini", "examples/cloudtrail.ini", "--once"], None);
+fn settings_this_build_cannot_honour_are_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = "Region = us-east-1\nBucketName = org-trail\nStartupDelayInSeconds = 0\nProxyServer = proxy.corp\nProxyPort = 3128\n";
+    let file = put(dir.path(), "awsS3CloudTrail.ini", ini.as_bytes());
+    let state = dir.path().join("state");
+    let run = trailhound(&["run", "--ini", file.to_str().unwrap(), "--once", "--state-dir", state.to_str().unwrap()], None);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains(
-            "the cloudtrail_api source is not available in this build; it can run dir and s3 sources"
-        ),
+        run.stderr.contains("a proxy is configured (proxy.corp:3128), but this build cannot send AWS requests through a proxy yet"),
         "{}",
         run.stderr
     );

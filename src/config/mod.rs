@@ -137,6 +137,9 @@ pub struct CloudTrailApiSource {
     pub number_of_back_minutes_data: u32,
     /// `BackOffTime` (30–1440, 30) minutes; always less than `NumberOfBackMinutesData`.
     pub back_off_time: u32,
+    /// `MaxRequestsPerSecond` (1–10, 2): LookupEvents calls per second, shared by every source
+    /// with the same credentials, endpoint and region.
+    pub max_requests_per_second: u32,
 }
 
 /// How to reach AWS (or an S3-compatible store).

@@ -67,6 +67,7 @@ const API_RETRY_COUNT: Key = key("api_retry_count", "APIRetryCount");
 const NUMBER_OF_BACK_DAYS_DATA: Key = key("number_of_back_days_data", "NumberOfBackDaysData");
 const NUMBER_OF_BACK_MINUTES_DATA: Key = key("number_of_back_minutes_data", "NumberOfBackMinutesData");
 const BACK_OFF_TIME: Key = key("back_off_time", "BackOffTime");
+const MAX_REQUESTS_PER_SECOND: Key = key("max_requests_per_second", "MaxRequestsPerSecond");
 const FORMAT: Key = key("format", "Format");
 const ROTATE_MAX_BYTES: Key = key("rotate_max_bytes", "RotateMaxBytes");
 const ROTATE_KEEP: Key = key("rotate_keep", "RotateKeep");
@@ -596,6 +597,7 @@ fn cloudtrail_api_source(fields: &mut Fields<'_>) -> Option<CloudTrailApiSource>
         number_of_back_days_data: fields.small_number(NUMBER_OF_BACK_DAYS_DATA, 0..=7, 1),
         number_of_back_minutes_data: back_minutes,
         back_off_time: back_off,
+        max_requests_per_second: fields.small_number(MAX_REQUESTS_PER_SECOND, 1..=10, 2),
         regions,
         aws: aws?,
     };

@@ -43,6 +43,7 @@ pub struct ObjectContext {
     ingest_time: i64,
     origin_prefix: String,
     id_prefix: String,
+    positional: bool,
 }
 
 impl ObjectContext {
@@ -65,6 +66,26 @@ impl ObjectContext {
             ingest_time,
             origin_prefix: String::from_utf8(prefix).expect("serde_json writes UTF-8"),
             id_prefix: format!("{}/{}/", bucket.unwrap_or(""), key),
+            positional: true,
+        }
+    }
+
+    /// The context of events read from the CloudTrail API in `region`: their origin is
+    /// `{"source", "region"}`, without a position.
+    pub fn for_api(source: &str, region: &str, ingest_time: i64) -> Self {
+        let mut prefix = Vec::with_capacity(64);
+        prefix.extend_from_slice(b"{\"source\":");
+        json::push_str(&mut prefix, source);
+        prefix.extend_from_slice(b",\"region\":");
+        json::push_str(&mut prefix, region);
+        ObjectContext {
+            source: source.to_string(),
+            bucket: None,
+            key: region.to_string(),
+            ingest_time,
+            origin_prefix: String::from_utf8(prefix).expect("serde_json writes UTF-8"),
+            id_prefix: format!("api/{region}/"),
+            positional: false,
         }
     }
 
@@ -95,6 +116,10 @@ impl ObjectContext {
     /// Writes the `origin` object for the item at `position` (`"line"` or `"record"`).
     fn push_origin(&self, out: &mut Vec<u8>, position_name: &str, position: u64) {
         out.extend_from_slice(self.origin_prefix.as_bytes());
+        if !self.positional {
+            out.push(b'}');
+            return;
+        }
         out.extend_from_slice(b",\"");
         out.extend_from_slice(position_name.as_bytes());
         out.extend_from_slice(b"\":");

@@ -4,6 +4,7 @@
 //! [`object::ingest`] and sends the resulting batches into the pipeline's bounded channel. When
 //! the channel is full the source waits, so a slow sink slows every source down.
 
+pub mod cloudtrail_api;
 pub mod dir;
 pub mod object;
 pub mod s3;
@@ -24,6 +25,29 @@ pub struct Batch {
     pub events: Vec<Event>,
     /// Settled once every sink accepted the events, for sources that checkpoint.
     pub receipt: Option<Receipt>,
+}
+
+/// Runs blocking work (SQLite, decoding) off the async threads, re-raising its panics.
+pub(crate) async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
+}
+
+/// The current time, Unix seconds.
+pub(crate) fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// How a polling source runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunMode {
+    /// One poll, then return (for cron and tests).
+    pub once: bool,
+    /// S3: make the first poll a sweep of the whole look-back window.
+    pub sweep_now: bool,
 }
 
 /// What every source is given to run.

@@ -63,6 +63,7 @@ fn cloudtrail_api_defaults() {
     assert_eq!(api.number_of_back_days_data, 1);
     assert_eq!(api.number_of_back_minutes_data, 40);
     assert_eq!(api.back_off_time, 30);
+    assert_eq!(api.max_requests_per_second, 2);
 }
 
 /// (key, min, max) of every numeric seed key; min − 1 and max + 1 must be rejected.
@@ -84,6 +85,7 @@ const API_RANGES: &[(&str, u64, u64)] = &[
     ("MaxResultCount", 1, 50),
     ("StartupDelayInSeconds", 0, 300),
     ("NumberOfBackDaysData", 0, 7),
+    ("MaxRequestsPerSecond", 1, 10),
 ];
 
 fn check_ranges(name: &str, base: &str, ranges: &[(&str, u64, u64)]) {

@@ -21,7 +21,7 @@ use tokio::task::JoinSet;
 use self::client::{Bucket, Listed, S3Error};
 use self::listing::{DayListing, Partition};
 use super::object::{self, Outcome, Stopped};
-use super::{Batch, SourceContext};
+use super::{Batch, RunMode, SourceContext, blocking, now};
 use crate::ack::{Acknowledgement, Delivery};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::S3Source;
@@ -54,15 +54,6 @@ struct Collector {
     context: SourceContext,
     inclusions: GlobSet,
     exclusions: GlobSet,
-}
-
-/// How the source runs.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunMode {
-    /// One poll, then return (for cron and tests).
-    pub once: bool,
-    /// Make the first poll a sweep of the whole look-back window, whenever the last one was.
-    pub sweep_now: bool,
 }
 
 /// Polls until shutdown (or once), collecting every new object.
@@ -413,22 +404,10 @@ enum PartitionError {
     Checkpoint(#[from] CheckpointError),
 }
 
-async fn blocking<T: Send + 'static, E: Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, E> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
-}
-
 fn glob_set(globs: &[String]) -> Result<GlobSet, globset::Error> {
     let mut builder = GlobSetBuilder::new();
     for glob in globs {
         builder.add(Glob::new(glob)?);
     }
     builder.build()
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
