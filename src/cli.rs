@@ -4,14 +4,19 @@
 //! failing sink); 2 wrong usage; 3 the command finished but some input was bad (a corrupt or
 //! truncated object, an invalid record or line — each was reported on stderr).
 
-use std::path::PathBuf;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::{self, RunOptions};
-use crate::config::{self, Config, DirSource, FileSinkConfig, SinkConfig, SourceConfig, SourceKind};
+use crate::config::secrets::SecretKey;
+use crate::config::{
+    self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SourceConfig,
+    SourceKind,
+};
 use crate::decode::LogType;
 use crate::telemetry::{self, LogFormat};
 
@@ -34,6 +39,9 @@ pub struct Cli {
     /// Where checkpoints live (default: the config's state_dir, else ./trailhound-state).
     #[arg(long, value_name = "DIR", global = true)]
     state_dir: Option<PathBuf>,
+    /// The key that encrypts and decrypts `enc:` values.
+    #[arg(long, value_name = "FILE", global = true, default_value = DEFAULT_KEY_FILE)]
+    key_file: PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -59,6 +67,10 @@ enum Command {
         #[command(flatten)]
         files: ConfigFiles,
     },
+    /// Read a secret on stdin (no echo on a terminal) and print it as an `enc:` token.
+    Encrypt,
+    /// Create a new key file (mode 0600); an existing one is never overwritten.
+    Keygen,
     /// Show the checkpoints of every source: watermarks, processed objects, last poll and error.
     State {
         #[command(flatten)]
@@ -118,15 +130,28 @@ pub fn main() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let quiet = cli.quiet;
     let state_dir = cli.state_dir;
+    let key_file = cli.key_file;
     match cli.command {
-        Command::CheckConfig { files } => Ok(check_config(&files)),
+        Command::Encrypt => encrypt(&key_file),
+        Command::Keygen => {
+            SecretKey::generate().save_new(&key_file)?;
+            eprintln!(
+                "created {} (mode 0600): keep it beside the configuration, and back it up",
+                key_file.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { files } => Ok(check_config(&files, &key_file)),
         Command::State { files } => {
-            let config = load(&files)?;
+            let config = load(&files, &key_file)?;
             show_state(&config, &resolve_state_dir(state_dir, &config))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { files, once, sweep, sink } => {
-            let mut config = load(&files)?;
+            let mut config = load(&files, &key_file)?;
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
             if !sink.is_empty() {
                 config.sinks = parse_sinks(&sink)?;
             }
@@ -155,20 +180,44 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let options =
                 RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new() };
-            run_pipeline(Config { state_dir: None, sources: vec![source], sinks }, options, quiet)
+            let config = Config { state_dir: None, sources: vec![source], sinks, warnings: Vec::new() };
+            run_pipeline(config, options, quiet)
         }
     }
 }
 
-fn load(files: &ConfigFiles) -> Result<Config, config::ConfigErrors> {
+fn load(files: &ConfigFiles, key_file: &Path) -> Result<Config, config::ConfigErrors> {
     match &files.config {
-        Some(path) => config::load_toml(path),
-        None => config::load_ini_files(&files.ini),
+        Some(path) => config::load_toml(path, key_file),
+        None => config::load_ini_files(&files.ini, key_file),
     }
 }
 
-fn check_config(files: &ConfigFiles) -> ExitCode {
-    match load(files) {
+/// The default key file for local use; a packaged service passes `--key-file`.
+const DEFAULT_KEY_FILE: &str = "trailhound.key";
+
+fn encrypt(key_file: &Path) -> anyhow::Result<ExitCode> {
+    let secret = if io::stdin().is_terminal() {
+        rpassword::prompt_password("secret (not echoed): ")?
+    } else {
+        let mut text = String::new();
+        io::stdin().read_to_string(&mut text)?;
+        text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_string()
+    };
+    anyhow::ensure!(!secret.is_empty(), "nothing to encrypt: the secret read from stdin is empty");
+    let (key, created) = SecretKey::load_or_create(key_file)?;
+    if created {
+        eprintln!(
+            "created key file {} (mode 0600): keep it beside the configuration, and back it up",
+            key_file.display()
+        );
+    }
+    println!("{}", key.encrypt(&secret));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_config(files: &ConfigFiles, key_file: &Path) -> ExitCode {
+    match load(files, key_file) {
         Err(errors) => {
             eprintln!("{errors}");
             ExitCode::FAILURE
@@ -176,6 +225,15 @@ fn check_config(files: &ConfigFiles) -> ExitCode {
         Ok(config) => {
             for source in &config.sources {
                 println!("source {:?}: {} ({})", source.name, describe(&source.kind), source.file.display());
+                if let Some(aws) = aws_settings(&source.kind) {
+                    println!("  credentials: {}", describe_credentials(aws));
+                    if let Some(proxy) = &aws.proxy {
+                        println!("  proxy: {}", describe_proxy(proxy));
+                    }
+                }
+            }
+            for warning in &config.warnings {
+                println!("warning: {warning}");
             }
             for sink in &config.sinks {
                 match sink {
@@ -191,6 +249,45 @@ fn check_config(files: &ConfigFiles) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn aws_settings(kind: &SourceKind) -> Option<&AwsSettings> {
+    match kind {
+        SourceKind::Dir(_) => None,
+        SourceKind::S3(s3) => Some(&s3.aws),
+        SourceKind::CloudTrailApi(api) => Some(&api.aws),
+    }
+}
+
+fn describe_credentials(aws: &AwsSettings) -> String {
+    let base = match &aws.credentials {
+        Credentials::Static { .. } => "static keys from the configuration".to_string(),
+        Credentials::Profile(profile) => format!("profile {profile:?} of the shared AWS config files"),
+        Credentials::DefaultChain => {
+            "the default AWS chain (environment, shared config/SSO, web identity, ECS, IMDSv2)".to_string()
+        }
+    };
+    match &aws.role_arn {
+        Some(role) => format!("{base}, then role {role} assumed through STS"),
+        None => base,
+    }
+}
+
+fn describe_proxy(proxy: &Proxy) -> String {
+    let user = match (&proxy.domain, &proxy.user_name) {
+        (Some(domain), Some(user)) => format!(" as {domain}\\{user}"),
+        (None, Some(user)) => format!(" as {user}"),
+        _ => String::new(),
+    };
+    let ntlm = if proxy.domain.is_some() {
+        "; NTLM is not supported, the domain is sent in the user name"
+    } else {
+        ""
+    };
+    format!(
+        "http://{}:{}{user} (HTTP CONNECT / forward proxy, basic authentication{ntlm})",
+        proxy.server, proxy.port
+    )
 }
 
 fn describe(kind: &SourceKind) -> String {

@@ -138,7 +138,10 @@ fn settings_this_build_cannot_honour_are_refused_at_start() {
     let ini = "Region = us-east-1\nBucketName = org-trail\nStartupDelayInSeconds = 0\nProxyServer = proxy.corp\nProxyPort = 3128\n";
     let file = put(dir.path(), "awsS3CloudTrail.ini", ini.as_bytes());
     let state = dir.path().join("state");
-    let run = trailhound(&["run", "--ini", file.to_str().unwrap(), "--once", "--state-dir", state.to_str().unwrap()], None);
+    let run = trailhound(
+        &["run", "--ini", file.to_str().unwrap(), "--once", "--state-dir", state.to_str().unwrap()],
+        None,
+    );
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("a proxy is configured (proxy.corp:3128), but this build cannot send AWS requests through a proxy yet"),

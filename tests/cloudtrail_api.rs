@@ -14,7 +14,7 @@ fn config(emulator: &Emulator, sources: &[(&str, &str)]) -> String {
     for (name, extra) in sources {
         text.push_str(&format!(
             "[[source]]\ntype = \"cloudtrail_api\"\nname = \"{name}\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n\
-             access_key_id = \"AKIAEXAMPLE\"\nsecret_access_key = \"secret\"\nstartup_delay_in_seconds = 0\n{extra}\n\n",
+             access_key_id = \"AKIAEXAMPLE\"\nsecret_access_key = \"emulator-secret-value\"\nstartup_delay_in_seconds = 0\n{extra}\n\n",
             emulator.endpoint
         ));
     }
@@ -156,7 +156,7 @@ async fn authentication_errors_are_actionable() {
         "{}",
         run.stderr
     );
-    assert!(!run.stderr.contains("secret"), "{}", run.stderr);
+    assert!(!run.stderr.contains("emulator-secret-value"), "{}", run.stderr);
     let state = tokio::task::spawn_blocking({
         let dir = dir.path().to_path_buf();
         move || common::trailhound(&["state", "--config", "trailhound.toml"], Some(&dir))

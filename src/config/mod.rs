@@ -8,6 +8,7 @@
 
 mod document;
 mod ini;
+pub mod secrets;
 mod toml;
 mod validate;
 
@@ -27,6 +28,8 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// The sinks; a stdout sink when none is configured.
     pub sinks: Vec<SinkConfig>,
+    /// Things that work but deserve attention (secrets stored in plain text).
+    pub warnings: Vec<Problem>,
 }
 
 /// One source.
@@ -254,17 +257,21 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// Loads and validates a TOML configuration file (and the INI files it points to).
-pub fn load_toml(path: &Path) -> Result<Config, ConfigErrors> {
+/// Loads and validates a TOML configuration file (and the INI files it points to); `enc:`
+/// values are decrypted with the key in `key_file` (read only when one is present).
+pub fn load_toml(path: &Path, key_file: &Path) -> Result<Config, ConfigErrors> {
     let text = read(path)?;
+    let keys = validate::KeyRing::new(key_file);
     let mut problems = Vec::new();
     let document = toml::parse(path, &text, &mut problems);
-    let config = validate::config_from_toml(path, document, &mut problems);
+    let mut config = validate::config_from_toml(path, document, &keys, &mut problems);
+    config.warnings = keys.into_warnings();
     finish(config, problems)
 }
 
 /// Loads and validates seed INI files, one source each; the kind comes from the keys.
-pub fn load_ini_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
+pub fn load_ini_files(paths: &[PathBuf], key_file: &Path) -> Result<Config, ConfigErrors> {
+    let keys = validate::KeyRing::new(key_file);
     let mut problems = Vec::new();
     let mut config = Config::default();
     for path in paths {
@@ -276,12 +283,13 @@ pub fn load_ini_files(paths: &[PathBuf]) -> Result<Config, ConfigErrors> {
             }
         };
         let section = ini::parse(path, &text, &mut problems);
-        if let Some(source) = validate::source_from_ini(section, None, &mut problems) {
+        if let Some(source) = validate::source_from_ini(section, None, &keys, &mut problems) {
             config.sources.push(source);
         }
     }
     validate::check_unique_names(&config.sources, &mut problems);
     config.sinks.push(SinkConfig::Stdout);
+    config.warnings = keys.into_warnings();
     finish(config, problems)
 }
 

@@ -8,6 +8,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use super::document::{Dialect, Entry, Problem, RawValue, Section};
+use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, Proxy, S3Source,
@@ -81,17 +82,45 @@ const PLACEHOLDER: &str = "CHANGE_THIS";
 /// Default file-name globs of the `dir` source.
 const DIR_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.json", "*.log"];
 
+/// The key that decrypts `enc:` values, read on first use; and the plain-text warnings.
+pub(super) struct KeyRing {
+    path: PathBuf,
+    key: std::cell::OnceCell<Result<SecretKey, String>>,
+    warnings: std::cell::RefCell<Vec<Problem>>,
+}
+
+impl KeyRing {
+    pub(super) fn new(path: &Path) -> Self {
+        KeyRing { path: path.to_path_buf(), key: Default::default(), warnings: Default::default() }
+    }
+
+    fn decrypt(&self, token: &str) -> Result<String, String> {
+        let key = self.key.get_or_init(|| SecretKey::load(&self.path).map_err(|error| error.to_string()));
+        match key {
+            Ok(key) => {
+                key.decrypt(token).map_err(|error| format!("{error} (key file {})", self.path.display()))
+            }
+            Err(message) => Err(message.clone()),
+        }
+    }
+
+    pub(super) fn into_warnings(self) -> Vec<Problem> {
+        self.warnings.into_inner()
+    }
+}
+
 /// Reads the entries of one section, recording problems and which keys were used.
 struct Fields<'a> {
     section: &'a Section,
     used: Vec<bool>,
     known: Vec<Key>,
     problems: &'a mut Vec<Problem>,
+    keys: &'a KeyRing,
 }
 
 impl<'a> Fields<'a> {
-    fn new(section: &'a Section, problems: &'a mut Vec<Problem>) -> Self {
-        Fields { section, used: vec![false; section.entries.len()], known: Vec::new(), problems }
+    fn new(section: &'a Section, keys: &'a KeyRing, problems: &'a mut Vec<Problem>) -> Self {
+        Fields { section, used: vec![false; section.entries.len()], known: Vec::new(), problems, keys }
     }
 
     fn name(&self, key: Key) -> &'static str {
@@ -162,13 +191,14 @@ impl<'a> Fields<'a> {
             );
             return None;
         }
-        if text.starts_with("enc:") {
-            self.report(
-                key,
-                Some(entry),
-                "an encrypted value (enc:…) cannot be decrypted by this build; set the plain value",
-            );
-            return None;
+        if text.starts_with(ENCRYPTED_PREFIX) {
+            return match self.keys.decrypt(&text) {
+                Ok(plain) => Some(plain),
+                Err(message) => {
+                    self.report(key, Some(entry), message);
+                    None
+                }
+            };
         }
         Some(text)
     }
@@ -188,8 +218,22 @@ impl<'a> Fields<'a> {
         self.problems.iter().any(|p| p.file == self.section.file && p.key.as_deref() == Some(name))
     }
 
+    /// A secret: plain text works, with a warning; `enc:` values are decrypted.
     fn secret(&mut self, key: Key) -> Option<Secret> {
-        self.text(key).map(Secret::new)
+        let entry = self.entry(key);
+        let value = self.text(key)?;
+        if let Some(entry) = entry
+            && matches!(&entry.value, RawValue::Text(text) if !text.trim().starts_with(ENCRYPTED_PREFIX))
+        {
+            self.keys.warnings.borrow_mut().push(Problem {
+                file: self.section.file.clone(),
+                line: Some(entry.line),
+                key: Some(self.name(key).to_string()),
+                value: None,
+                message: "stored in plain text: encrypt it with `trailhound encrypt`".into(),
+            });
+        }
+        Some(Secret::new(value))
     }
 
     /// A whole number in `range`, or `default` when unset.
@@ -352,7 +396,12 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Validates a whole TOML document.
-pub(super) fn config_from_toml(file: &Path, document: TomlDocument, problems: &mut Vec<Problem>) -> Config {
+pub(super) fn config_from_toml(
+    file: &Path,
+    document: TomlDocument,
+    keys: &KeyRing,
+    problems: &mut Vec<Problem>,
+) -> Config {
     let base = file.parent().unwrap_or(Path::new("")).to_path_buf();
     let mut config = Config::default();
     if let Some(entry) = &document.state_dir {
@@ -370,7 +419,7 @@ pub(super) fn config_from_toml(file: &Path, document: TomlDocument, problems: &m
         }
     }
     for (index, section) in document.sources.iter().enumerate() {
-        if let Some(source) = source_from_toml(section, index + 1, &base, problems) {
+        if let Some(source) = source_from_toml(section, index + 1, &base, keys, problems) {
             config.sources.push(source);
         }
     }
@@ -379,7 +428,7 @@ pub(super) fn config_from_toml(file: &Path, document: TomlDocument, problems: &m
     }
     check_unique_names(&config.sources, problems);
     for section in &document.sinks {
-        if let Some(sink) = sink_from_toml(section, &base, problems) {
+        if let Some(sink) = sink_from_toml(section, &base, keys, problems) {
             config.sinks.push(sink);
         }
     }
@@ -408,16 +457,17 @@ fn source_from_toml(
     section: &Section,
     ordinal: usize,
     base: &Path,
+    keys: &KeyRing,
     problems: &mut Vec<Problem>,
 ) -> Option<SourceConfig> {
-    let mut fields = Fields::new(section, problems);
+    let mut fields = Fields::new(section, keys, problems);
     let source_type = fields.required(TYPE)?;
     let name = fields.text(NAME);
     let kind = match source_type.as_str() {
         "ini" => {
             let path = base.join(fields.required(PATH)?);
             fields.finish();
-            return load_ini_source(&path, name, section, problems);
+            return load_ini_source(&path, name, section, keys, problems);
         }
         "dir" => Some(SourceKind::Dir(dir_source(&mut fields, base))),
         "s3" => s3_source(&mut fields).map(|s3| SourceKind::S3(Box::new(s3))),
@@ -443,6 +493,7 @@ fn load_ini_source(
     path: &Path,
     name: Option<String>,
     owner: &Section,
+    keys: &KeyRing,
     problems: &mut Vec<Problem>,
 ) -> Option<SourceConfig> {
     let text = match std::fs::read_to_string(path) {
@@ -457,13 +508,14 @@ fn load_ini_source(
         }
     };
     let section = super::ini::parse(path, &text, problems);
-    source_from_ini(section, name, problems)
+    source_from_ini(section, name, keys, problems)
 }
 
 /// Validates one seed INI file; whether it is an S3 or an API source is told by its keys.
 pub(super) fn source_from_ini(
     section: Section,
     name: Option<String>,
+    keys: &KeyRing,
     problems: &mut Vec<Problem>,
 ) -> Option<SourceConfig> {
     let has = |key: Key| section.entries.iter().any(|e| e.key == key.ini);
@@ -477,7 +529,7 @@ pub(super) fn source_from_ini(
     ];
     let is_s3 = has(BUCKET) || (!api_keys.iter().any(|k| has(*k)) && file_name.contains("s3"));
     let is_api = !is_s3 && (api_keys.iter().any(|k| has(*k)) || file_name.contains("cloudtrail"));
-    let mut fields = Fields::new(&section, problems);
+    let mut fields = Fields::new(&section, keys, problems);
     let ini_name = fields.text(NAME);
     let kind = if is_s3 {
         s3_source(&mut fields).map(|s3| SourceKind::S3(Box::new(s3)))
@@ -709,8 +761,13 @@ fn proxy(fields: &mut Fields<'_>) -> Option<Proxy> {
     Some(Proxy { server, port: u16::try_from(port).unwrap_or(0), user_name, password, domain })
 }
 
-fn sink_from_toml(section: &Section, base: &Path, problems: &mut Vec<Problem>) -> Option<SinkConfig> {
-    let mut fields = Fields::new(section, problems);
+fn sink_from_toml(
+    section: &Section,
+    base: &Path,
+    keys: &KeyRing,
+    problems: &mut Vec<Problem>,
+) -> Option<SinkConfig> {
+    let mut fields = Fields::new(section, keys, problems);
     let sink_type = fields.required(TYPE)?;
     if let Some(format) = fields.text(FORMAT)
         && format != "ndjson"

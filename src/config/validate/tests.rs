@@ -13,7 +13,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 fn ini(name: &str, text: &str) -> Result<Config, ConfigErrors> {
     let dir = tempfile::tempdir().unwrap();
-    load_ini_files(&[write(dir.path(), name, text)])
+    load_ini_files(&[write(dir.path(), name, text)], &dir.path().join("no.key"))
 }
 
 fn problems(name: &str, text: &str) -> Vec<String> {
@@ -284,7 +284,7 @@ fn problems_carry_file_and_line() {
         "awsS3CloudTrail.ini",
         "# seed\n[General]\nBucketName = b-1\nRegion = us-east-1\nDepthToRecurse = 12\n",
     );
-    let errors = load_ini_files(std::slice::from_ref(&path)).unwrap_err();
+    let errors = load_ini_files(std::slice::from_ref(&path), &dir.path().join("no.key")).unwrap_err();
     assert_eq!(
         errors.to_string(),
         format!(
@@ -335,7 +335,7 @@ type = "file"
 path = "out/events.ndjson"
 rotate_max_bytes = 1048576
 "#;
-    let config = load_toml(&write(dir.path(), "trailhound.toml", toml)).unwrap();
+    let config = load_toml(&write(dir.path(), "trailhound.toml", toml), &dir.path().join("no.key")).unwrap();
     assert_eq!(config.state_dir, Some(dir.path().join("state")));
     let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, vec!["trail", "cloudtrail_api-2", "cloudtrail", "dir-4"]);
@@ -366,7 +366,7 @@ fn toml_problems_list_every_mistake_with_lines() {
     let dir = tempfile::tempdir().unwrap();
     let toml = "[[source]]\ntype = \"s3\"\nbucket = \"ok-bucket\"\nregion = \"us-east-1\"\ndepth_to_recurse = 11\nDepthToRecurse = 2\n\n[[source]]\ntype = \"cloudtrail_api\"\nregion = \"us-east-1\"\nback_off_time = 50\n\n[[sink]]\ntype = \"syslog\"\n";
     let path = write(dir.path(), "t.toml", toml);
-    let errors = load_toml(&path).unwrap_err();
+    let errors = load_toml(&path, &dir.path().join("no.key")).unwrap_err();
     let shown: Vec<String> =
         errors.0.iter().map(|p| p.to_string().replace(&format!("{}", path.display()), "t.toml")).collect();
     assert_eq!(
@@ -385,18 +385,52 @@ fn duplicate_source_names_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let a = write(dir.path(), "a.ini", "Name = same\nBucketName = b-1\nRegion = us-east-1\n");
     let b = write(dir.path(), "b.ini", "Name = same\nRegion = us-east-1\nAPIRetryCount = 1\n");
-    let errors = load_ini_files(&[a, b]).unwrap_err();
+    let errors = load_ini_files(&[a, b], &dir.path().join("no.key")).unwrap_err();
     assert!(errors.to_string().contains("name = same: another source has the same name"), "{errors}");
 }
 
 #[test]
-fn encrypted_values_are_not_taken_literally() {
-    let found = problems(
-        "awsS3CloudTrail.ini",
-        &format!("{S3_BASE}AccessKeyId = enc:v1:abc\nSecretAccessKey = enc:v1:def\n"),
+fn encrypted_values_are_decrypted_and_plain_secrets_warned_about() {
+    use super::super::secrets::SecretKey;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("trailhound.key");
+    let key = SecretKey::generate();
+    key.save_new(&key_file).unwrap();
+    let text = format!(
+        "{S3_BASE}AccessKeyId = {}\nSecretAccessKey = {}\n",
+        key.encrypt("AKIAEXAMPLE"),
+        key.encrypt("s3cr3t")
     );
+    let encrypted = write(dir.path(), "enc.ini", &text);
+    let config = load_ini_files(std::slice::from_ref(&encrypted), &key_file).unwrap();
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    let Credentials::Static { access_key_id, secret_access_key } = &s3.aws.credentials else { panic!() };
+    assert_eq!((access_key_id.expose(), secret_access_key.expose()), ("AKIAEXAMPLE", "s3cr3t"));
+    assert!(config.warnings.is_empty(), "{:?}", config.warnings);
+
+    let plain = write(
+        dir.path(),
+        "plain.ini",
+        &format!("{S3_BASE}AccessKeyId = AKIAPLAIN\nSecretAccessKey = plain\n"),
+    );
+    let config = load_ini_files(std::slice::from_ref(&plain), &key_file).unwrap();
+    let warnings: Vec<String> =
+        config.warnings.iter().map(|w| w.to_string().split_once(": ").unwrap().1.to_string()).collect();
     assert_eq!(
-        found[0],
-        "AccessKeyId = (hidden): an encrypted value (enc:…) cannot be decrypted by this build; set the plain value"
+        warnings,
+        vec![
+            "AccessKeyId: stored in plain text: encrypt it with `trailhound encrypt`",
+            "SecretAccessKey: stored in plain text: encrypt it with `trailhound encrypt`",
+        ]
     );
+
+    let other_key = dir.path().join("other.key");
+    SecretKey::generate().save_new(&other_key).unwrap();
+    let errors = load_ini_files(std::slice::from_ref(&encrypted), &other_key).unwrap_err().to_string();
+    assert!(errors.contains("SecretAccessKey = (hidden): cannot decrypt: the value was encrypted with another key, or it was damaged"), "{errors}");
+    assert!(!errors.contains("s3cr3t") && !errors.contains("enc:v1:"), "{errors}");
+    let errors = load_ini_files(std::slice::from_ref(&encrypted), &dir.path().join("missing.key"))
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("cannot read key file"), "{errors}");
 }
