@@ -7,30 +7,32 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::config::Credentials;
 
-use crate::config::{AwsSettings, Credentials as CredentialSource};
+use aws_sdk_s3::config::SharedHttpClient;
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Connector, tls};
 
-/// A setting this build cannot honour yet.
+use crate::config::{AwsSettings, Credentials as CredentialSource, Proxy};
+
+/// The HTTP client could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsSetupError {
-    /// Proxies are not wired into the HTTP client yet.
-    #[error(
-        "a proxy is configured ({server}:{port}), but this build cannot send AWS requests through a proxy yet"
-    )]
-    ProxyUnsupported {
+    /// `ProxyServer` / `ProxyPort` do not make a proxy URL.
+    #[error("proxy {server}:{port}: {reason}")]
+    Proxy {
         /// `ProxyServer`.
         server: String,
         /// `ProxyPort`.
         port: u16,
+        /// What is wrong.
+        reason: String,
     },
 }
 
 /// The SDK configuration for one source.
 pub async fn sdk_config(settings: &AwsSettings) -> Result<SdkConfig, AwsSetupError> {
-    if let Some(proxy) = &settings.proxy {
-        return Err(AwsSetupError::ProxyUnsupported { server: proxy.server.clone(), port: proxy.port });
-    }
-    let mut loader =
-        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(settings.region.clone()));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(settings.region.clone()))
+        .http_client(http_client(proxy_config(settings.proxy.as_ref())?));
     match &settings.credentials {
         CredentialSource::Static { access_key_id, secret_access_key } => {
             let credentials = Credentials::new(
@@ -63,15 +65,61 @@ pub async fn sdk_config(settings: &AwsSettings) -> Result<SdkConfig, AwsSetupErr
         .build())
 }
 
+/// The configured proxy (basic authentication, `Domain` sent as `DOMAIN\\user`), else the
+/// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment variables.
+fn proxy_config(proxy: Option<&Proxy>) -> Result<ProxyConfig, AwsSetupError> {
+    let Some(proxy) = proxy else { return Ok(ProxyConfig::from_env()) };
+    let url = format!("http://{}:{}", proxy.server, proxy.port);
+    let config = ProxyConfig::all(url).map_err(|error| AwsSetupError::Proxy {
+        server: proxy.server.clone(),
+        port: proxy.port,
+        reason: error.to_string(),
+    })?;
+    match proxy_login(proxy) {
+        Some((user, password)) => Ok(config.with_basic_auth(user, password)),
+        None => Ok(config),
+    }
+}
+
+/// The basic-authentication user and password: `DOMAIN\\user` when a domain is set.
+fn proxy_login(proxy: &Proxy) -> Option<(String, String)> {
+    let user = proxy.user_name.as_ref()?;
+    let user = match &proxy.domain {
+        Some(domain) => format!("{domain}\\{user}"),
+        None => user.clone(),
+    };
+    let password = proxy.password.as_ref().map(|p| p.expose().to_string()).unwrap_or_default();
+    Some((user, password))
+}
+
+/// The SDK's own HTTPS client (rustls with aws-lc), with a proxy configuration. The SDK's
+/// default client never uses a proxy, so the connector is built here.
+fn http_client(proxy: ProxyConfig) -> SharedHttpClient {
+    // `build_with_connector_fn` is the SDK's way to choose the connector per client; it is how
+    // a proxy reaches the connector while keeping the SDK's timeouts and sleep implementation.
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(move |settings, components| {
+        let mut builder = Connector::builder().proxy_config(proxy.clone());
+        builder.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc)).build()
+    })
+}
+
 /// A short, credential-free description of an SDK error (the error code when there is one).
-pub fn describe_error<E, R>(error: &aws_sdk_s3::error::SdkError<E, R>) -> String
+pub fn describe_error<E>(error: &aws_sdk_s3::error::SdkError<E>) -> String
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     use aws_sdk_s3::error::SdkError;
     // Every SDK crate re-exports the same smithy SdkError and ProvideErrorMetadata.
     match error {
+        // AWS answers authentication failures with 403; 401 and 407 come from a proxy.
+        SdkError::ServiceError(service) if matches!(service.raw().status().as_u16(), 401 | 407) => {
+            let status = service.raw().status().as_u16();
+            format!("the proxy refused the credentials (HTTP {status}): check UserName, Password and Domain")
+        }
         SdkError::ServiceError(service) => {
             let inner = service.err();
             match (inner.code(), inner.message()) {
@@ -83,5 +131,26 @@ where
         SdkError::DispatchFailure(failure) => format!("cannot reach the endpoint: {failure:?}"),
         SdkError::TimeoutError(_) => "the request timed out".to_string(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn the_domain_goes_before_the_user_name() {
+        let proxy = Proxy {
+            server: "proxy.corp".into(),
+            port: 3128,
+            user_name: Some("trail".into()),
+            password: Some(Secret::new("pass")),
+            domain: Some("CORP".into()),
+        };
+        assert_eq!(proxy_login(&proxy), Some(("CORP\\trail".to_string(), "pass".to_string())));
+        let no_domain = Proxy { domain: None, ..proxy.clone() };
+        assert_eq!(proxy_login(&no_domain), Some(("trail".to_string(), "pass".to_string())));
+        assert_eq!(proxy_login(&Proxy { user_name: None, ..proxy }), None);
     }
 }

@@ -144,20 +144,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// Sets up logging to stderr. `verbosity`: -1 quiet (errors only), 0 warnings, 1 info, 2+ debug.
-/// `RUST_LOG` overrides it.
+/// Sets up logging to stderr. `verbosity`: -1 quiet (errors only), 0 warnings, 1 info, 2 debug,
+/// 3 trace. Debug and trace apply to Trailhound's own modules only: the AWS SDK's debug output
+/// prints credential ids, so it appears only when `RUST_LOG` asks for it explicitly.
 pub fn init_logging(verbosity: i8, format: LogFormat) {
-    let level = match verbosity {
-        i8::MIN..=-1 => "error",
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    // LogApiRequests lines are info-level events of their own target: shown unless -q.
     let default = match verbosity {
-        i8::MIN..=-1 => level.to_string(),
-        _ => format!("{level},trailhound::s3_requests=info"),
+        i8::MIN..=-1 => "error",
+        0 => "warn,trailhound::s3_requests=info",
+        1 => "info",
+        2 => "info,trailhound=debug",
+        _ => "info,trailhound=trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

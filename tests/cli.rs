@@ -133,21 +133,81 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
 }
 
 #[test]
-fn settings_this_build_cannot_honour_are_refused_at_start() {
+fn check_config_tells_credentials_proxies_and_plain_text_secrets() {
     let dir = tempfile::tempdir().unwrap();
-    let ini = "Region = us-east-1\nBucketName = org-trail\nStartupDelayInSeconds = 0\nProxyServer = proxy.corp\nProxyPort = 3128\n";
+    let key_file = dir.path().join("keys/trailhound.key");
+    let mut encrypt = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["--key-file", key_file.to_str().unwrap(), "encrypt"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    encrypt.stdin.take().unwrap().write_all(b"proxy-secret\n").unwrap();
+    let output = encrypt.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("created key file"),
+        "the first use creates the key"
+    );
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+
+    let ini = format!(
+        "Region = us-east-1\nBucketName = org-trail\nAccessKeyId = AKIAPLAIN\nSecretAccessKey = plain-secret\n\
+         ProxyServer = proxy.corp\nProxyPort = 3128\nUserName = trail\nPassword = {token}\nDomain = CORP\n"
+    );
     let file = put(dir.path(), "awsS3CloudTrail.ini", ini.as_bytes());
-    let state = dir.path().join("state");
+    let api = put(
+        dir.path(),
+        "cloudtrail.ini",
+        b"Region = us-east-1\nProfile = audit\nRoleArn = arn:aws:iam::1:role/Reader\n",
+    );
     let run = trailhound(
-        &["run", "--ini", file.to_str().unwrap(), "--once", "--state-dir", state.to_str().unwrap()],
+        &[
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "check-config",
+            "--ini",
+            file.to_str().unwrap(),
+            "--ini",
+            api.to_str().unwrap(),
+        ],
         None,
     );
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("credentials: static keys from the configuration"), "{out}");
+    assert!(out.contains("proxy: http://proxy.corp:3128 as CORP\\trail (HTTP CONNECT / forward proxy, basic authentication; NTLM is not supported, the domain is sent in the user name)"), "{out}");
+    assert!(out.contains("credentials: profile \"audit\" of the shared AWS config files, then role arn:aws:iam::1:role/Reader assumed through STS"), "{out}");
     assert!(
-        run.stderr.contains("a proxy is configured (proxy.corp:3128), but this build cannot send AWS requests through a proxy yet"),
-        "{}",
-        run.stderr
+        out.contains(":3: AccessKeyId: stored in plain text: encrypt it with `trailhound encrypt`"),
+        "{out}"
     );
+    assert!(out.contains(":4: SecretAccessKey: stored in plain text"), "{out}");
+    assert!(
+        !out.contains("Password: stored in plain text"),
+        "the encrypted password is not warned about: {out}"
+    );
+    assert!(!out.contains("plain-secret") && !out.contains("proxy-secret"), "{out}");
+
+    let run =
+        trailhound(&["--key-file", "/no/such.key", "check-config", "--ini", file.to_str().unwrap()], None);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("Password = (hidden): cannot read key file /no/such.key"), "{}", run.stderr);
+}
+
+#[test]
+fn keygen_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    let first = trailhound(&["--key-file", key.to_str().unwrap(), "keygen"], None);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let before = std::fs::read_to_string(&key).unwrap();
+    let second = trailhound(&["--key-file", key.to_str().unwrap(), "keygen"], None);
+    assert_eq!(second.code, 1);
+    assert!(second.stderr.contains("cannot create key file"), "{}", second.stderr);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), before);
 }
 
 #[test]

@@ -374,3 +374,134 @@ async fn a_crash_between_download_and_delivery_recollects_on_restart() {
     run_once(dir.path(), &[]).await;
     assert_eq!(delivered_ids(dir.path()).into_iter().collect::<BTreeSet<_>>(), expected);
 }
+
+/// A real forward proxy (tinyproxy, from Debian; `scripts/test.sh` installs it) on loopback that
+/// requires basic authentication.
+struct Tinyproxy {
+    port: u16,
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Tinyproxy {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+fn start_tinyproxy(user: &str, password: &str) -> Tinyproxy {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = format!(
+        "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\nBasicAuth {user} {password}\n\
+         LogLevel Info\nLogFile \"{0}/tinyproxy.log\"\nPidFile \"{0}/tinyproxy.pid\"\n",
+        dir.path().display()
+    );
+    std::fs::write(dir.path().join("tinyproxy.conf"), config).unwrap();
+    let child = std::process::Command::new("tinyproxy")
+        .args(["-d", "-c"])
+        .arg(dir.path().join("tinyproxy.conf"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tinyproxy is installed (scripts/test.sh installs it)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "tinyproxy did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Tinyproxy { port, child, _dir: dir }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collects_through_an_authenticated_proxy() {
+    let server = s3::start().await;
+    let proxy = start_tinyproxy("trail", "proxy-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"proxy-pass\"\n",
+        proxy.port
+    );
+    std::fs::write(dir.path().join("trailhound.toml"), server.config(&extra)).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "via-proxy")
+        .await;
+    run_once(dir.path(), &[]).await;
+    assert_eq!(delivered_ids(dir.path()), vec!["via-proxy"]);
+    let log = std::fs::read_to_string(proxy._dir.path().join("tinyproxy.log")).unwrap_or_default();
+    assert!(log.contains("GET") || log.contains("Request"), "the proxy carried the requests: {log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_proxy_credentials_are_a_clear_error() {
+    let server = s3::start().await;
+    let proxy = start_tinyproxy("trail", "proxy-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"wrong-pass\"\n",
+        proxy.port
+    );
+    std::fs::write(dir.path().join("trailhound.toml"), server.config(&extra)).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "blocked").await;
+    let run = run_once(dir.path(), &[]).await;
+    assert!(delivered_ids(dir.path()).is_empty());
+    assert!(
+        run.stderr
+            .contains("the proxy refused the credentials (HTTP 401): check UserName, Password and Domain"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("wrong-pass"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_appear_in_any_output() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("trailhound.key");
+    let encrypt = |secret: &str| -> String {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+            .args(["--key-file", key_file.to_str().unwrap(), "encrypt"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    };
+    let (key_token, secret_token) = (encrypt(s3::ACCESS_KEY), encrypt(s3::SECRET_KEY));
+    assert!(key_token.starts_with("enc:v1:") && secret_token.starts_with("enc:v1:"));
+    let config = server
+        .config("log_api_requests = true\n")
+        .replace(&format!("\"{}\"", s3::ACCESS_KEY), &format!("\"{key_token}\""))
+        .replace(&format!("\"{}\"", s3::SECRET_KEY), &format!("\"{secret_token}\""));
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "quiet").await;
+
+    let key = key_file.to_str().unwrap().to_string();
+    let outputs = [
+        trailhound(dir.path(), &["-vv", "--key-file", &key, "run", "--config", "trailhound.toml", "--once"])
+            .await,
+        trailhound(dir.path(), &["--key-file", &key, "state", "--config", "trailhound.toml"]).await,
+        trailhound(dir.path(), &["--key-file", &key, "check-config", "--config", "trailhound.toml"]).await,
+    ];
+    assert_eq!(outputs[0].code, 0, "{}", outputs[0].stderr);
+    assert_eq!(delivered_ids(dir.path()), vec!["quiet"], "the encrypted keys worked");
+    assert!(outputs[0].stderr.contains("GET /trail-logs"), "LogApiRequests lines are there");
+    assert!(outputs[0].stderr.contains("DEBUG"), "debug logging is on: {}", outputs[0].stderr);
+    let events = std::fs::read_to_string(dir.path().join("out.ndjson")).unwrap();
+    for (what, text) in outputs
+        .iter()
+        .flat_map(|run| [("stdout", &run.stdout), ("stderr", &run.stderr)])
+        .chain([("events", &events)])
+    {
+        for line in text.lines() {
+            assert!(!line.contains(s3::SECRET_KEY), "the secret key leaked into {what}: {line}");
+            assert!(!line.contains(s3::ACCESS_KEY), "the key id leaked into {what}: {line}");
+        }
+    }
+}

@@ -308,8 +308,8 @@ fn back_off(attempt: u32) -> Duration {
 }
 
 /// An actionable message for a LookupEvents error.
-fn explain<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    error: &SdkError<E, R>,
+fn explain<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    error: &SdkError<E>,
     retries: u32,
 ) -> String {
     let code = error.code().unwrap_or("");

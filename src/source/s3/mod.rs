@@ -189,6 +189,7 @@ impl Collector {
                 }
             }
         }
+        tracing::debug!(source = %self.name, "{} account folder(s) under {root}", accounts.len());
         let mut partitions = Vec::new();
         for (account_prefix, account) in accounts {
             if self.excluded_folder(&account) {
@@ -241,6 +242,7 @@ impl Collector {
                 continue;
             };
             let day_prefix = listing::day_prefix(partition, day);
+            tracing::debug!(source = %self.name, "listing {day_prefix} after {:?}", start_after.as_deref().unwrap_or(""));
             for object in self.bucket.list(&day_prefix, start_after.as_deref()).await? {
                 if let Some(candidate) = self.candidate(object, &processed, window_start) {
                     candidates.push(candidate);
@@ -388,6 +390,7 @@ impl Collector {
             Outcome::Failed(reason) => (ObjectOutcome::Quarantined, Some(reason)),
             Outcome::Stopped => unreachable!("handled above"),
         };
+        tracing::debug!(source = %self.name, key = %object.key, events = report.events, "{outcome:?}");
         let record = ProcessedObject { key: object.key, etag: object.etag, key_time, outcome, detail };
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let saved = blocking(move || store.record(&name, &[record], now())).await;
