@@ -505,3 +505,42 @@ async fn secrets_never_appear_in_any_output() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_environment_variables_are_honoured_without_a_configured_proxy() {
+    let server = s3::start().await;
+    let proxy = start_tinyproxy("trail", "proxy-pass");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("trailhound.toml"), server.config("")).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "env-proxy")
+        .await;
+    let run_with_env = |env: Vec<(&'static str, String)>| {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"));
+            command.args(["run", "--config", "trailhound.toml", "--once"]).current_dir(&dir);
+            for name in ["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy"] {
+                command.env_remove(name);
+            }
+            command.envs(env);
+            command.output().unwrap()
+        })
+    };
+    // Wrong credentials in HTTP_PROXY: the request goes to the proxy, which refuses it.
+    let refused = run_with_env(vec![("HTTP_PROXY", format!("http://trail:wrong@127.0.0.1:{}", proxy.port))])
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("the proxy refused the credentials"),
+        "the proxy from the environment was used"
+    );
+    // NO_PROXY lets the same environment reach the server directly.
+    let direct = run_with_env(vec![
+        ("HTTP_PROXY", format!("http://trail:wrong@127.0.0.1:{}", proxy.port)),
+        ("NO_PROXY", "127.0.0.1".to_string()),
+    ])
+    .await
+    .unwrap();
+    assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
+    assert_eq!(delivered_ids(dir.path()), vec!["env-proxy"]);
+}
