@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, and integration tests that run the real binary against real
-# components on loopback (an in-process S3 server, tinyproxy, a LookupEvents emulator).
+# components on loopback (an in-process S3 server, tinyproxy, rsyslog, a LookupEvents emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v tinyproxy >/dev/null 2>&1; then
-    echo "installing tinyproxy (the proxy tests use a real forward proxy)"
+# Real components the tests run on loopback: a forward proxy and a syslog daemon (Debian's).
+missing=()
+command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
+command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]} for the tests"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq tinyproxy >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 cargo test --locked

@@ -12,6 +12,7 @@ use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::{self, RunOptions};
+use crate::config::SyslogSinkConfig;
 use crate::config::secrets::SecretKey;
 use crate::config::{
     self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SourceConfig,
@@ -239,6 +240,9 @@ fn check_config(files: &ConfigFiles, key_file: &Path) -> ExitCode {
                 match sink {
                     SinkConfig::Stdout => println!("sink: stdout"),
                     SinkConfig::File(file) => println!("sink: file {}", file.path.display()),
+                    SinkConfig::Syslog(syslog) => {
+                        println!("sink: syslog {:?} {}", syslog.transport, syslog.address)
+                    }
                 }
             }
             println!(
@@ -320,8 +324,14 @@ fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
                 rotate_max_bytes: 0,
                 rotate_keep: 1,
             }));
+        } else if spec.starts_with("syslog+") {
+            let syslog = SyslogSinkConfig::from_url(spec)
+                .map_err(|message| anyhow::anyhow!("--sink {spec:?}: {message}"))?;
+            sinks.push(SinkConfig::Syslog(syslog));
         } else {
-            bail!("--sink {spec:?}: allowed stdout or file:PATH");
+            bail!(
+                "--sink {spec:?}: allowed stdout, file:PATH, syslog+udp://HOST:PORT or syslog+tcp://HOST:PORT"
+            );
         }
     }
     Ok(sinks)

@@ -129,7 +129,7 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
 
     let run = trailhound(&["run", "--config", config.to_str().unwrap(), "--sink", "kafka://x"], None);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("--sink \"kafka://x\": allowed stdout or file:PATH"), "{}", run.stderr);
+    assert!(run.stderr.contains("--sink \"kafka://x\": allowed stdout, file:PATH"), "{}", run.stderr);
 }
 
 #[test]

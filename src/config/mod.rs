@@ -228,6 +228,89 @@ pub enum SinkConfig {
     Stdout,
     /// NDJSON appended to a file.
     File(FileSinkConfig),
+    /// Syslog records to a receiver.
+    Syslog(SyslogSinkConfig),
+}
+
+/// The `syslog` sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyslogSinkConfig {
+    /// UDP or TCP.
+    pub transport: SyslogTransport,
+    /// `host:port`.
+    pub address: String,
+    /// Header format.
+    pub rfc: SyslogRfc,
+    /// TCP framing.
+    pub framing: SyslogFraming,
+    /// Facility number (0–23; default 16, local0).
+    pub facility: u8,
+    /// Severity number (0–7; default 6, informational).
+    pub severity: u8,
+    /// APP-NAME (default `trailhound`).
+    pub app_name: String,
+    /// HOSTNAME (default: this machine's name).
+    pub hostname: Option<String>,
+}
+
+/// How syslog records travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogTransport {
+    /// One datagram per record.
+    Udp,
+    /// A stream of framed records.
+    Tcp,
+}
+
+/// Syslog header formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogRfc {
+    /// RFC 5424 (structured data carries the event id).
+    Rfc5424,
+    /// RFC 3164 (BSD syslog).
+    Rfc3164,
+}
+
+/// TCP framing (RFC 6587).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyslogFraming {
+    /// `LEN SP MSG`: safe for any message.
+    OctetCounting,
+    /// `MSG LF`: for receivers that need it.
+    Newline,
+}
+
+impl SyslogSinkConfig {
+    /// Parses `udp://host:port`, `tcp://host:port` (or without `syslog+`), with RFC 5424 and
+    /// octet counting; `tls://` is refused (not supported by this build yet).
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let url = url.strip_prefix("syslog+").unwrap_or(url);
+        let (transport, address) = if let Some(address) = url.strip_prefix("udp://") {
+            (SyslogTransport::Udp, address)
+        } else if let Some(address) = url.strip_prefix("tcp://") {
+            (SyslogTransport::Tcp, address)
+        } else if url.starts_with("tls://") {
+            return Err("syslog over TLS is not supported by this build yet (use tcp:// or udp://)".into());
+        } else {
+            return Err("allowed udp://HOST:PORT or tcp://HOST:PORT".into());
+        };
+        let valid = address
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(format!("{address:?} is not HOST:PORT"));
+        }
+        Ok(SyslogSinkConfig {
+            transport,
+            address: address.to_string(),
+            rfc: SyslogRfc::Rfc5424,
+            framing: SyslogFraming::OctetCounting,
+            facility: 16,
+            severity: 6,
+            app_name: "trailhound".to_string(),
+            hostname: None,
+        })
+    }
 }
 
 /// The `file` sink.

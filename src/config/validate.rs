@@ -12,7 +12,7 @@ use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, Proxy, S3Source,
-    Secret, SinkConfig, SourceConfig, SourceKind,
+    Secret, SinkConfig, SourceConfig, SourceKind, SyslogFraming, SyslogRfc, SyslogSinkConfig,
 };
 use crate::decode::LogType;
 
@@ -72,6 +72,13 @@ const MAX_REQUESTS_PER_SECOND: Key = key("max_requests_per_second", "MaxRequests
 const FORMAT: Key = key("format", "Format");
 const ROTATE_MAX_BYTES: Key = key("rotate_max_bytes", "RotateMaxBytes");
 const ROTATE_KEEP: Key = key("rotate_keep", "RotateKeep");
+const ADDRESS: Key = key("address", "Address");
+const RFC: Key = key("rfc", "Rfc");
+const FRAMING: Key = key("framing", "Framing");
+const FACILITY: Key = key("facility", "Facility");
+const SEVERITY: Key = key("severity", "Severity");
+const APP_NAME: Key = key("app_name", "AppName");
+const HOSTNAME: Key = key("hostname", "Hostname");
 
 /// Keys whose values are never echoed in a problem.
 const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password"];
@@ -786,15 +793,44 @@ fn sink_from_toml(
             let rotate_keep = fields.small_number(ROTATE_KEEP, 1..=1000, 5);
             SinkConfig::File(FileSinkConfig { path, rotate_max_bytes, rotate_keep })
         }
-        "syslog" | "http" => {
+        "syslog" => {
+            let address = fields.required(ADDRESS)?;
+            let mut syslog = match SyslogSinkConfig::from_url(&address) {
+                Ok(syslog) => syslog,
+                Err(message) => {
+                    fields.complain(ADDRESS, message);
+                    return None;
+                }
+            };
+            match fields.text(RFC).as_deref() {
+                None | Some("5424") => {}
+                Some("3164") => syslog.rfc = SyslogRfc::Rfc3164,
+                Some(_) => fields.complain(RFC, "allowed 5424 or 3164"),
+            }
+            match fields.text(FRAMING).as_deref() {
+                None | Some("octet-counting") => {}
+                Some("newline") => syslog.framing = SyslogFraming::Newline,
+                Some(_) => fields.complain(FRAMING, "allowed octet-counting or newline"),
+            }
+            syslog.facility = fields.small_number(FACILITY, 0..=23, 16) as u8;
+            syslog.severity = fields.small_number(SEVERITY, 0..=7, 6) as u8;
+            if let Some(app_name) = fields.text(APP_NAME) {
+                syslog.app_name = app_name;
+            }
+            syslog.hostname = fields.text(HOSTNAME);
+            SinkConfig::Syslog(syslog)
+        }
+        "http" => {
             fields.complain(
                 TYPE,
-                format!("the {sink_type} sink is not supported by this build (allowed stdout or file)"),
+                format!(
+                    "the {sink_type} sink is not supported by this build (allowed stdout, file or syslog)"
+                ),
             );
             return None;
         }
         _ => {
-            fields.complain(TYPE, "allowed stdout or file");
+            fields.complain(TYPE, "allowed stdout, file or syslog");
             return None;
         }
     };

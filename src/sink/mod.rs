@@ -7,6 +7,7 @@
 mod encode;
 mod file;
 mod stdout;
+mod syslog;
 
 use std::io;
 
@@ -15,6 +16,7 @@ use crate::normalize::Event;
 
 pub use file::FileSink;
 pub use stdout::StdoutSink;
+pub use syslog::SyslogSink;
 
 /// A sink that could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +44,8 @@ pub enum Sink {
     Stdout(StdoutSink),
     /// An appended, optionally rotated, file.
     File(FileSink),
+    /// A syslog receiver.
+    Syslog(SyslogSink),
 }
 
 impl Sink {
@@ -50,6 +54,7 @@ impl Sink {
         match config {
             SinkConfig::Stdout => Ok(Sink::Stdout(StdoutSink::new())),
             SinkConfig::File(file) => FileSink::open(file).map(Sink::File),
+            SinkConfig::Syslog(syslog) => Ok(Sink::Syslog(SyslogSink::new(syslog))),
         }
     }
 
@@ -58,6 +63,7 @@ impl Sink {
         match self {
             Sink::Stdout(_) => "stdout".to_string(),
             Sink::File(file) => format!("file {}", file.path().display()),
+            Sink::Syslog(syslog) => syslog.describe(),
         }
     }
 
@@ -66,6 +72,7 @@ impl Sink {
         let result = match self {
             Sink::Stdout(sink) => sink.write_batch(events),
             Sink::File(sink) => sink.write_batch(events),
+            Sink::Syslog(sink) => sink.write_batch(events),
         };
         result.map_err(|source| SinkError::Io { sink: self.describe(), source })
     }

@@ -364,7 +364,7 @@ rotate_max_bytes = 1048576
 #[test]
 fn toml_problems_list_every_mistake_with_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = "[[source]]\ntype = \"s3\"\nbucket = \"ok-bucket\"\nregion = \"us-east-1\"\ndepth_to_recurse = 11\nDepthToRecurse = 2\n\n[[source]]\ntype = \"cloudtrail_api\"\nregion = \"us-east-1\"\nback_off_time = 50\n\n[[sink]]\ntype = \"syslog\"\n";
+    let toml = "[[source]]\ntype = \"s3\"\nbucket = \"ok-bucket\"\nregion = \"us-east-1\"\ndepth_to_recurse = 11\nDepthToRecurse = 2\n\n[[source]]\ntype = \"cloudtrail_api\"\nregion = \"us-east-1\"\nback_off_time = 50\n\n[[sink]]\ntype = \"http\"\n";
     let path = write(dir.path(), "t.toml", toml);
     let errors = load_toml(&path, &dir.path().join("no.key")).unwrap_err();
     let shown: Vec<String> =
@@ -375,7 +375,7 @@ fn toml_problems_list_every_mistake_with_lines() {
             "t.toml:5: depth_to_recurse = 11: out of range: allowed 1–10 (default 1)",
             "t.toml:6: DepthToRecurse: unknown key (did you mean depth_to_recurse?)",
             "t.toml:11: back_off_time = 50: must be less than number_of_back_minutes_data (40)",
-            "t.toml:14: type = \"syslog\": the syslog sink is not supported by this build (allowed stdout or file)",
+            "t.toml:14: type = \"http\": the http sink is not supported by this build (allowed stdout, file or syslog)",
         ]
     );
 }
