@@ -544,3 +544,36 @@ async fn proxy_environment_variables_are_honoured_without_a_configured_proxy() {
     assert!(direct.status.success(), "{}", String::from_utf8_lossy(&direct.stderr));
     assert_eq!(delivered_ids(dir.path()), vec!["env-proxy"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collects_over_https_through_an_authenticated_connect_tunnel() {
+    let server = s3::start_with_tls().await;
+    let (https_endpoint, certificate) = server.tls.clone().unwrap();
+    let proxy = start_tinyproxy("trail", "proxy-pass");
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!(
+        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"proxy-pass\"\n",
+        proxy.port
+    );
+    let config = server.config(&extra).replace(&server.endpoint, &https_endpoint);
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "tunnelled")
+        .await;
+    let output = {
+        let dir = dir.path().to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+                .args(["run", "--config", "trailhound.toml", "--once"])
+                .current_dir(&dir)
+                .env("SSL_CERT_FILE", &certificate)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(delivered_ids(dir.path()), vec!["tunnelled"]);
+    let log = std::fs::read_to_string(proxy._dir.path().join("tinyproxy.log")).unwrap_or_default();
+    assert!(log.contains("CONNECT"), "the proxy tunnelled the TLS connection: {log}");
+}

@@ -17,18 +17,31 @@ pub const BUCKET: &str = "trail-logs";
 pub struct S3Server {
     pub endpoint: String,
     pub client: Client,
+    /// With [`start_with_tls`]: the HTTPS endpoint and the PEM file of its self-signed certificate.
+    pub tls: Option<(String, std::path::PathBuf)>,
     _root: tempfile::TempDir,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for S3Server {
     fn drop(&mut self) {
-        self.task.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
 /// Starts a server with an empty bucket [`BUCKET`].
 pub async fn start() -> S3Server {
+    start_server(false).await
+}
+
+/// The same, also served over HTTPS with a self-signed certificate for 127.0.0.1.
+pub async fn start_with_tls() -> S3Server {
+    start_server(true).await
+}
+
+async fn start_server(with_tls: bool) -> S3Server {
     let root = tempfile::tempdir().unwrap();
     let fs = s3s_fs::FileSystem::new(root.path()).unwrap();
     let mut builder = S3ServiceBuilder::new(fs);
@@ -36,10 +49,11 @@ pub async fn start() -> S3Server {
     let service = builder.build();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address: SocketAddr = listener.local_addr().unwrap();
-    let task = tokio::spawn(async move {
+    let plain_service = service.clone();
+    let mut tasks = vec![tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            let service = service.clone();
+            let service = plain_service.clone();
             tokio::spawn(async move {
                 ConnBuilder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), service)
@@ -47,7 +61,38 @@ pub async fn start() -> S3Server {
                     .ok();
             });
         }
-    });
+    })];
+    let mut tls = None;
+    if with_tls {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let certificate_file = root.path().join("server-cert.pem");
+        std::fs::write(&certificate_file, certified.cert.pem()).unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(certified.signing_key.serialize_der().into());
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![certified.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let tls_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let tls_address = tls_listener.local_addr().unwrap();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = tls_listener.accept().await else { continue };
+                let (service, acceptor) = (service.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let Ok(stream) = acceptor.accept(stream).await else { return };
+                    ConnBuilder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                        .ok();
+                });
+            }
+        }));
+        tls = Some((format!("https://{tls_address}"), certificate_file));
+    }
     let endpoint = format!("http://{address}");
     let config = aws_sdk_s3::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
@@ -58,7 +103,7 @@ pub async fn start() -> S3Server {
         .build();
     let client = Client::from_conf(config);
     client.create_bucket().bucket(BUCKET).send().await.unwrap();
-    S3Server { endpoint, client, _root: root, task }
+    S3Server { endpoint, client, tls, _root: root, tasks }
 }
 
 impl S3Server {
