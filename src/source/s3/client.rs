@@ -84,20 +84,43 @@ impl Bucket {
 
     /// The objects and the folders directly below `prefix` (a delimiter listing), every page.
     pub async fn level(&self, prefix: &str) -> Result<(Vec<Listed>, Vec<String>), S3Error> {
-        let mut objects = Vec::new();
-        let mut folders = Vec::new();
-        let mut token = None;
+        self.pages(prefix, Some("/"), None).await
+    }
+
+    /// Every object below `prefix` whose key sorts after `start_after`, every page.
+    pub async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>, S3Error> {
+        Ok(self.pages(prefix, None, start_after).await?.0)
+    }
+
+    /// One ListObjectsV2 listing, page by page: the objects, and the common prefixes when a
+    /// delimiter is given.
+    async fn pages(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        start_after: Option<&str>,
+    ) -> Result<(Vec<Listed>, Vec<String>), S3Error> {
+        let path = format!(
+            "?list-type=2&prefix={prefix}{}{}",
+            delimiter.map(|_| "&delimiter=%2F").unwrap_or(""),
+            start_after.map(|after| format!("&start-after={after}")).unwrap_or_default()
+        );
+        let (mut objects, mut folders) = (Vec::new(), Vec::new());
+        let mut token: Option<String> = None;
         loop {
             let started = Instant::now();
-            let request = self
+            let mut request = self
                 .client
                 .list_objects_v2()
                 .bucket(&self.bucket)
                 .prefix(prefix)
-                .delimiter("/")
-                .max_keys(self.page_size)
-                .set_continuation_token(token.take());
-            let path = format!("?list-type=2&delimiter=%2F&prefix={prefix}");
+                .set_delimiter(delimiter.map(str::to_string))
+                .max_keys(self.page_size);
+            request = match (&token, start_after) {
+                (Some(next), _) => request.continuation_token(next),
+                (None, Some(after)) => request.start_after(after),
+                (None, None) => request,
+            };
             let page = match request.send().await {
                 Ok(page) => {
                     self.note("GET", &path, "200", started);
@@ -114,39 +137,6 @@ impl Bucket {
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
                 _ => return Ok((objects, folders)),
-            }
-        }
-    }
-
-    /// Every object below `prefix` whose key sorts after `start_after`, every page.
-    pub async fn list(&self, prefix: &str, start_after: Option<&str>) -> Result<Vec<Listed>, S3Error> {
-        let mut objects = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let started = Instant::now();
-            let mut request =
-                self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).max_keys(self.page_size);
-            request = match (&token, start_after) {
-                (Some(next), _) => request.continuation_token(next),
-                (None, Some(after)) => request.start_after(after),
-                (None, None) => request,
-            };
-            let path = format!("?list-type=2&prefix={prefix}&start-after={}", start_after.unwrap_or(""));
-            let page = match request.send().await {
-                Ok(page) => {
-                    self.note("GET", &path, "200", started);
-                    page
-                }
-                Err(error) => {
-                    let message = describe_error(&error);
-                    self.note("GET", &path, &message, started);
-                    return Err(self.error("ListObjectsV2", prefix, message));
-                }
-            };
-            objects.extend(page.contents().iter().filter_map(listed));
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_string()),
-                _ => return Ok(objects),
             }
         }
     }
