@@ -4,28 +4,20 @@
 //! every file of `target/bench-corpus/{cloudtrail,flow}-x1` through growing prefixes of the
 //! pipeline and prints the time per item of each stage.
 
+mod common;
+
 use std::fs;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use common::files;
 use trailhound::decode::cloudtrail::RecordReader;
 use trailhound::decode::vpc_flow::FlowReader;
 use trailhound::decode::{self};
 use trailhound::normalize::ObjectContext;
 use trailhound::normalize::cloudtrail::normalize_record;
 use trailhound::normalize::vpc_flow::FlowNormalizer;
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    files
-}
 
 fn open(path: &Path) -> Box<dyn BufRead + Send> {
     decode::open(fs::File::open(path).unwrap()).unwrap().reader

@@ -13,6 +13,8 @@
 //! Sizes: `BENCH_SCALE` multiplies the corpus (default 1: 100 000 CloudTrail records, 800 000
 //! flow-log lines); `BENCH_BIG_RECORDS` sets the big file's record count (default 900 000, about 1 GB).
 
+mod common;
+
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -20,6 +22,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use common::files;
 use flate2::read::MultiGzDecoder;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -54,7 +57,7 @@ fn main() {
         ("CloudTrail", &cloudtrail_dir, reference_cloudtrail as fn(&Path) -> u64),
         ("VPC flow", &flow_dir, reference_flow as fn(&Path) -> u64),
     ] {
-        let files = files_of(dir);
+        let files = files(dir);
         let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
         let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
         for threads in [cores, 1] {
@@ -123,17 +126,6 @@ fn ensure_big_file(path: &Path, records: usize) {
     }
     eprintln!("generating {} ({records} records)", path.display());
     corpus::write_big_cloudtrail_file(path, records, 42).unwrap();
-}
-
-fn files_of(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| e.into_path())
-        .collect();
-    files.sort();
-    files
 }
 
 fn gunzipped_size(path: &Path) -> u64 {

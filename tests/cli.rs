@@ -136,22 +136,8 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
 fn check_config_tells_credentials_proxies_and_plain_text_secrets() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("keys/trailhound.key");
-    let mut encrypt = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["--key-file", key_file.to_str().unwrap(), "encrypt"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    encrypt.stdin.take().unwrap().write_all(b"proxy-secret\n").unwrap();
-    let output = encrypt.wait_with_output().unwrap();
-    assert!(output.status.success());
-    assert!(
-        String::from_utf8_lossy(&output.stderr).contains("created key file"),
-        "the first use creates the key"
-    );
-    let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    let (token, stderr) = common::encrypt(&key_file, "proxy-secret");
+    assert!(stderr.contains("created key file"), "the first use creates the key");
 
     let ini = format!(
         "Region = us-east-1\nBucketName = org-trail\nAccessKeyId = AKIAPLAIN\nSecretAccessKey = plain-secret\n\

@@ -459,20 +459,7 @@ async fn secrets_never_appear_in_any_output() {
     let server = s3::start().await;
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("trailhound.key");
-    let encrypt = |secret: &str| -> String {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
-            .args(["--key-file", key_file.to_str().unwrap(), "encrypt"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success());
-        String::from_utf8(output.stdout).unwrap().trim().to_string()
-    };
+    let encrypt = |secret: &str| common::encrypt(&key_file, secret).0;
     let (key_token, secret_token) = (encrypt(s3::ACCESS_KEY), encrypt(s3::SECRET_KEY));
     assert!(key_token.starts_with("enc:v1:") && secret_token.starts_with("enc:v1:"));
     let config = server

@@ -50,21 +50,17 @@ impl ObjectContext {
     /// The context of an object `key` (in `bucket`, for S3) read by source `source`.
     /// `ingest_time` (Unix seconds) stands in for records whose own time cannot be read.
     pub fn new(source: &str, bucket: Option<&str>, key: &str, ingest_time: i64) -> Self {
-        let mut prefix = Vec::with_capacity(64 + key.len());
-        prefix.extend_from_slice(b"{\"source\":");
-        json::push_str(&mut prefix, source);
+        let mut members = Vec::with_capacity(2);
         if let Some(bucket) = bucket {
-            prefix.extend_from_slice(b",\"bucket\":");
-            json::push_str(&mut prefix, bucket);
+            members.push(("bucket", bucket));
         }
-        prefix.extend_from_slice(b",\"key\":");
-        json::push_str(&mut prefix, key);
+        members.push(("key", key));
         ObjectContext {
             source: source.to_string(),
             bucket: bucket.map(str::to_string),
             key: key.to_string(),
             ingest_time,
-            origin_prefix: String::from_utf8(prefix).expect("serde_json writes UTF-8"),
+            origin_prefix: origin_prefix(source, &members),
             id_prefix: format!("{}/{}/", bucket.unwrap_or(""), key),
             positional: true,
         }
@@ -73,17 +69,12 @@ impl ObjectContext {
     /// The context of events read from the CloudTrail API in `region`: their origin is
     /// `{"source", "region"}`, without a position.
     pub fn for_api(source: &str, region: &str, ingest_time: i64) -> Self {
-        let mut prefix = Vec::with_capacity(64);
-        prefix.extend_from_slice(b"{\"source\":");
-        json::push_str(&mut prefix, source);
-        prefix.extend_from_slice(b",\"region\":");
-        json::push_str(&mut prefix, region);
         ObjectContext {
             source: source.to_string(),
             bucket: None,
             key: region.to_string(),
             ingest_time,
-            origin_prefix: String::from_utf8(prefix).expect("serde_json writes UTF-8"),
+            origin_prefix: origin_prefix(source, &[("region", region)]),
             id_prefix: format!("api/{region}/"),
             positional: false,
         }
@@ -126,6 +117,20 @@ impl ObjectContext {
         out.extend_from_slice(itoa::Buffer::new().format(position).as_bytes());
         out.push(b'}');
     }
+}
+
+/// `{"source":…` followed by `,"name":value` members, left open for the position.
+fn origin_prefix(source: &str, members: &[(&str, &str)]) -> String {
+    let mut prefix = Vec::with_capacity(64);
+    prefix.extend_from_slice(b"{\"source\":");
+    json::push_str(&mut prefix, source);
+    for (name, value) in members {
+        prefix.extend_from_slice(b",\"");
+        prefix.extend_from_slice(name.as_bytes());
+        prefix.extend_from_slice(b"\":");
+        json::push_str(&mut prefix, value);
+    }
+    String::from_utf8(prefix).expect("serde_json writes UTF-8")
 }
 
 /// 32 lower-case hex digits.

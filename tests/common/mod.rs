@@ -51,6 +51,23 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
+/// Runs `trailhound --key-file KEY encrypt` with `secret` on stdin; returns the token and stderr.
+pub fn encrypt(key_file: &Path, secret: &str) -> (String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["--key-file", key_file.to_str().unwrap(), "encrypt"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(format!("{secret}\n").as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
+    (token, String::from_utf8(output.stderr).unwrap())
+}
+
 /// Writes `bytes` at `dir/relative`, creating folders.
 pub fn put(dir: &Path, relative: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(relative);
