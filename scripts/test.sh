@@ -3,10 +3,12 @@
 # components on loopback (an in-process S3 server, tinyproxy, rsyslog, a LookupEvents emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Real components the tests run on loopback: a forward proxy and a syslog daemon (Debian's).
+# Real components the tests run on loopback: a forward proxy and a syslog daemon with its TLS
+# driver (Debian's).
 missing=()
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
+dpkg -s rsyslog-gnutls >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} for the tests"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

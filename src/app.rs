@@ -1,11 +1,11 @@
 //! The running agent: builds the pipeline from a validated configuration and runs it to the end.
 //!
 //! ```text
-//! sources ──batches──▶ bounded channel ──▶ delivery thread ──▶ every sink
+//! sources ──batches──▶ channel ──▶ dispatcher ──▶ one bounded lane and thread per sink
 //! ```
 //!
-//! Each source is a task; the channel holds at most `max_queue_count` events, so a slow sink
-//! slows the sources down instead of growing memory. SIGINT/SIGTERM cancel the sources, which stop
+//! Each source is a task; each sink's lane holds at most `max_queue_count` events (see
+//! [`crate::sink::fanout`]), so a slow sink slows the sources down instead of growing memory. SIGINT/SIGTERM cancel the sources, which stop
 //! at the next batch; what is already queued is still delivered before the run ends. A second
 //! signal exits at once.
 
@@ -20,9 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConfig, SourceKind};
-use crate::sink::{Sink, SinkError};
+use crate::sink::{Sink, SinkContext, fanout};
 use crate::source::object::BATCH_SIZE;
-use crate::source::{self, Batch, SourceContext};
+use crate::source::{self, SourceContext};
 use crate::telemetry::{Progress, Stats};
 
 /// Events the pipeline queues between sources and sinks when no source sets `max_queue_count`.
@@ -61,19 +61,22 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
         true => Some(Arc::new(CheckpointStore::open(&options.state_dir)?)),
         false => None,
     };
+    let stats = Arc::new(Stats::default());
+    let sink_context = SinkContext { state_dir: options.state_dir.clone(), stats: Arc::clone(&stats) };
     let mut sinks = Vec::with_capacity(config.sinks.len());
     for sink_config in &config.sinks {
-        sinks.push(Sink::open(sink_config)?);
+        sinks.push(Sink::open(sink_config, &sink_context)?);
     }
     let started = Instant::now();
-    let stats = Arc::new(Stats::default());
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(shutdown.clone()));
-    let (out, batches) = mpsc::channel(queue_batches);
+    // The lanes hold the queue; this channel only hands batches to the dispatcher.
+    let (out, batches) = mpsc::channel(1);
     let progress = Progress::start(Arc::clone(&stats), options.progress);
 
     let delivery_stats = Arc::clone(&stats);
-    let delivery = tokio::task::spawn_blocking(move || deliver(sinks, batches, &delivery_stats));
+    let delivery =
+        tokio::task::spawn_blocking(move || fanout::deliver(sinks, batches, queue_batches, &delivery_stats));
     let mut sources = JoinSet::new();
     for source in runnable {
         let context =
@@ -118,10 +121,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     let delivered = delivery.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     progress.finish();
     signals.abort();
-    match delivered {
-        Err(error) if !error.is_closed_pipe() => return Err(error.into()),
-        _ => {}
-    }
+    delivered?;
     if let Some(error) = first_error {
         return Err(error);
     }
@@ -155,20 +155,6 @@ fn queue_batches(config: &Config) -> usize {
         .min()
         .unwrap_or(DEFAULT_MAX_QUEUE_EVENTS);
     (events / BATCH_SIZE).max(1)
-}
-
-/// Writes every batch to every sink, in order, until the sources are done or a sink fails.
-fn deliver(mut sinks: Vec<Sink>, mut batches: mpsc::Receiver<Batch>, stats: &Stats) -> Result<(), SinkError> {
-    while let Some(batch) = batches.blocking_recv() {
-        for sink in &mut sinks {
-            sink.write_batch(&batch.events)?;
-        }
-        Stats::add(&stats.events_delivered, batch.events.len() as u64);
-        if let Some(receipt) = batch.receipt {
-            receipt.delivered();
-        }
-    }
-    Ok(())
 }
 
 async fn watch_signals(shutdown: CancellationToken) {

@@ -12,12 +12,12 @@ use anyhow::bail;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::{self, RunOptions};
-use crate::config::SyslogSinkConfig;
 use crate::config::secrets::SecretKey;
 use crate::config::{
     self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SourceConfig,
     SourceKind,
 };
+use crate::config::{HttpMode, HttpSinkConfig, Secret, SyslogSinkConfig};
 use crate::decode::LogType;
 use crate::telemetry::{self, LogFormat};
 
@@ -59,7 +59,8 @@ enum Command {
         /// Make the first poll of every S3 source re-list its whole look-back window.
         #[arg(long)]
         sweep: bool,
-        /// Replace the configured sinks: stdout or file:PATH (may be repeated).
+        /// Replace the configured sinks: stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT or an
+        /// http(s):// URL (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
     },
@@ -85,7 +86,8 @@ enum Command {
         /// Append events to this file instead of printing them.
         #[arg(short, long, value_name = "FILE", conflicts_with = "sink")]
         output: Option<PathBuf>,
-        /// Where events go: stdout or file:PATH (may be repeated).
+        /// Where events go: stdout, file:PATH, syslog+udp|tcp|tls://HOST:PORT or an http(s):// URL
+        /// (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
         /// Files or directories.
@@ -243,6 +245,7 @@ fn check_config(files: &ConfigFiles, key_file: &Path) -> ExitCode {
                     SinkConfig::Syslog(syslog) => {
                         println!("sink: syslog {:?} {}", syslog.transport, syslog.address)
                     }
+                    SinkConfig::Http(http) => println!("sink: http {:?} {}", http.mode, http.url),
                 }
             }
             println!(
@@ -312,7 +315,10 @@ fn describe(kind: &SourceKind) -> String {
     }
 }
 
-/// The `--sink` shortcuts this build supports.
+/// Where `--sink http(s)://…` finds its token (kept off the command line, which `ps` shows).
+const SINK_TOKEN_VARIABLE: &str = "TRAILHOUND_SINK_TOKEN";
+
+/// The `--sink` shortcuts (design.md §4).
 fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
     let mut sinks = Vec::new();
     for spec in specs {
@@ -328,9 +334,17 @@ fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
             let syslog = SyslogSinkConfig::from_url(spec)
                 .map_err(|message| anyhow::anyhow!("--sink {spec:?}: {message}"))?;
             sinks.push(SinkConfig::Syslog(syslog));
+        } else if spec.starts_with("http://") || spec.starts_with("https://") {
+            let mut http = HttpSinkConfig::from_url(spec)
+                .map_err(|message| anyhow::anyhow!("--sink {spec:?}: {message}"))?;
+            http.token = std::env::var(SINK_TOKEN_VARIABLE).ok().filter(|t| !t.is_empty()).map(Secret::new);
+            if http.mode == HttpMode::SplunkHec && http.token.is_none() {
+                bail!("--sink {spec:?}: a Splunk HEC URL needs its token in ${SINK_TOKEN_VARIABLE}");
+            }
+            sinks.push(SinkConfig::Http(Box::new(http)));
         } else {
             bail!(
-                "--sink {spec:?}: allowed stdout, file:PATH, syslog+udp://HOST:PORT or syslog+tcp://HOST:PORT"
+                "--sink {spec:?}: allowed stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, http://URL or https://URL"
             );
         }
     }

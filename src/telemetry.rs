@@ -29,6 +29,8 @@ pub struct Stats {
     pub events: AtomicU64,
     /// Events accepted by the sinks.
     pub events_delivered: AtomicU64,
+    /// Events a sink's receiver refused for good, kept in a dead-letter file.
+    pub events_rejected: AtomicU64,
     /// Bytes read as stored (compressed).
     pub bytes_read: AtomicU64,
     /// Bytes after decompression.
@@ -45,23 +47,31 @@ impl Stats {
         counter.load(Ordering::Relaxed)
     }
 
-    /// True when any input was bad (an object failed, or a record or line was skipped).
+    /// True when any input was bad (an object failed, a record or line was skipped, or a receiver
+    /// refused events).
     pub fn saw_bad_input(&self) -> bool {
-        Self::get(&self.objects_failed) > 0 || Self::get(&self.bad_items) > 0
+        Self::get(&self.objects_failed) > 0
+            || Self::get(&self.bad_items) > 0
+            || Self::get(&self.events_rejected) > 0
     }
 
     /// The one-line summary printed at the end of `replay` and `run --once`.
     pub fn summary(&self, elapsed: Duration) -> String {
         let seconds = elapsed.as_secs_f64().max(1e-9);
         let events = Self::get(&self.events_delivered);
+        let rejected = match Self::get(&self.events_rejected) {
+            0 => String::new(),
+            n => format!(" ({n} rejected by a sink, kept in STATE_DIR/rejected)"),
+        };
         format!(
-            "{} objects ({} skipped, {} failed), {} events, {} bad records/lines, {} read ({} decompressed) in {:.2} s: {:.0} events/s, {:.1} MB/s",
+            "{} objects ({} skipped, {} failed), {} events{}, {} bad records/lines, {} read ({} decompressed) in {:.2} s: {:.0} events/s, {:.1} MB/s",
             Self::get(&self.objects_done)
                 + Self::get(&self.objects_failed)
                 + Self::get(&self.objects_skipped),
             Self::get(&self.objects_skipped),
             Self::get(&self.objects_failed),
             events,
+            rejected,
             Self::get(&self.bad_items),
             human_bytes(Self::get(&self.bytes_read)),
             human_bytes(Self::get(&self.bytes_decoded)),

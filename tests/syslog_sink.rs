@@ -1,7 +1,8 @@
 //! The syslog sink against a real rsyslog (Debian's rsyslogd, started on loopback ports with a
-//! configuration that writes what it receives to files): every event arrives intact over TCP and
-//! UDP, RFC 5424 and 3164 headers are what rsyslog parses, an event too large for UDP is
-//! reported, and an outage of the receiver loses nothing.
+//! configuration that writes what it receives to files): every event arrives intact over TCP, UDP
+//! and TLS (GnuTLS on rsyslog's side, a client certificate required), RFC 5424 and 3164 headers
+//! are what rsyslog parses, an event too large for UDP is reported, and an outage of the receiver
+//! loses nothing.
 
 mod common;
 
@@ -10,12 +11,16 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::pki::Pki;
 use common::{gzip, put, records_doc, trailhound};
 
 struct Rsyslog {
     dir: tempfile::TempDir,
     tcp: u16,
     udp: u16,
+    /// TLS input that requires a client certificate signed by `pki`'s CA.
+    tls: u16,
+    pki: Pki,
     child: Option<Child>,
 }
 
@@ -33,20 +38,25 @@ impl Rsyslog {
     fn new() -> Rsyslog {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("work")).unwrap();
-        let (tcp, udp) = (free_port(), free_port());
+        let (tcp, udp, tls) = (free_port(), free_port(), free_port());
+        let pki = Pki::create(dir.path(), "rsyslog");
         let d = dir.path().display();
+        let (ca, cert, key) = (pki.ca.display(), pki.server_cert.display(), pki.server_key.display());
         let config = format!(
             "global(workDirectory=\"{d}/work\" maxMessageSize=\"256k\")\n\
              module(load=\"imtcp\")\nmodule(load=\"imudp\")\n\
              input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp}\")\n\
              input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\")\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tls}\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" \
+                   streamDriver.authMode=\"x509/certvalid\" streamDriver.CAFile=\"{ca}\" \
+                   streamDriver.CertFile=\"{cert}\" streamDriver.KeyFile=\"{key}\")\n\
              template(name=\"raw\" type=\"string\" string=\"%rawmsg%\\n\")\n\
              template(name=\"fields\" type=\"string\" string=\"pri=%pri% host=%hostname% app=%app-name% msgid=%msgid% sd=%structured-data%\\n\")\n\
              action(type=\"omfile\" file=\"{d}/raw.log\" template=\"raw\")\n\
              action(type=\"omfile\" file=\"{d}/fields.log\" template=\"fields\")\n"
         );
         std::fs::write(dir.path().join("rsyslog.conf"), config).unwrap();
-        Rsyslog { dir, tcp, udp, child: None }
+        Rsyslog { dir, tcp, udp, tls, pki, child: None }
     }
 
     fn start(&mut self) {
@@ -61,7 +71,9 @@ impl Rsyslog {
             .expect("rsyslogd is installed (scripts/test.sh installs it)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.tcp)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.tcp)).is_err()
+            || std::net::TcpStream::connect(("127.0.0.1", self.tls)).is_err()
+        {
             assert!(Instant::now() < deadline, "rsyslogd did not start");
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -124,6 +136,62 @@ fn every_event_arrives_intact_over_tcp_and_udp() {
         fields.iter().any(|f| f.contains("msgid=VPCFlowLogs sd=[trailhound@32473 event_id=\"")),
         "{fields:?}"
     );
+}
+
+#[test]
+fn every_event_arrives_intact_over_tls_with_a_client_certificate() {
+    let mut rsyslog = Rsyslog::new();
+    rsyslog.start();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "[[source]]\ntype = \"dir\"\npath = \"{}\"\n\n[[sink]]\ntype = \"syslog\"\naddress = \"tls://localhost:{}\"\n\
+         ca_file = \"{}\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"\n",
+        common::repo_root().join("examples/AWSLogs").display(),
+        rsyslog.tls,
+        rsyslog.pki.ca.display(),
+        rsyslog.pki.client_cert.display(),
+        rsyslog.pki.client_key.display(),
+    );
+    put(dir.path(), "t.toml", toml.as_bytes());
+    let run = trailhound(&["run", "--config", "t.toml"], Some(dir.path()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = expected_lines("examples/AWSLogs");
+    let records = rsyslog.records("raw.log", expected.len());
+    assert_eq!(records.len(), expected.len());
+    let received: BTreeSet<String> = json_of(&records)
+        .into_iter()
+        .map(|json| json.replace("\"origin\":{\"source\":\"dir-1\"", "\"origin\":{\"source\":\"replay\""))
+        .collect();
+    assert!(received == expected, "every event, byte for byte (the source's name aside)");
+}
+
+#[test]
+fn an_untrusted_syslog_server_is_named_in_the_retry_message() {
+    let mut rsyslog = Rsyslog::new();
+    rsyslog.start();
+    let dir = tempfile::tempdir().unwrap();
+    let other = Pki::create(dir.path(), "other");
+    put(dir.path(), "logs/a.json", &records_doc(&["tls-1"]));
+    let toml = format!(
+        "[[source]]\ntype = \"dir\"\npath = \"logs\"\n\n[[sink]]\ntype = \"syslog\"\naddress = \"tls://127.0.0.1:{}\"\n\
+         ca_file = \"{}\"\n",
+        rsyslog.tls,
+        other.ca.display(),
+    );
+    put(dir.path(), "t.toml", toml.as_bytes());
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--config", "t.toml"])
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(agent.try_wait().unwrap().is_none(), "the agent keeps retrying");
+    agent.kill().unwrap();
+    let stderr = String::from_utf8_lossy(&agent.wait_with_output().unwrap().stderr).to_string();
+    assert!(stderr.contains("syslog tls://127.0.0.1:"), "{stderr}");
+    assert!(stderr.contains("invalid peer certificate: UnknownIssuer; retrying in"), "{stderr}");
 }
 
 #[test]

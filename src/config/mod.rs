@@ -14,6 +14,7 @@ mod validate;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use document::Problem;
 
@@ -230,6 +231,118 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// Syslog records to a receiver.
     Syslog(SyslogSinkConfig),
+    /// Batches POSTed to an HTTP endpoint (NDJSON, Splunk HEC or Elasticsearch `_bulk`).
+    Http(Box<HttpSinkConfig>),
+}
+
+/// TLS settings of a sink: whom to trust and, optionally, who we are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsSettings {
+    /// PEM file of CA certificates trusted in addition to the system's.
+    pub ca_file: Option<PathBuf>,
+    /// PEM certificate chain presented to the server (mutual TLS).
+    pub client_cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub client_key_file: Option<PathBuf>,
+    /// The name checked against the server's certificate (default: the host of the address).
+    pub server_name: Option<String>,
+}
+
+/// The `http` sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpSinkConfig {
+    /// Where batches are POSTed (`http://` or `https://`). For `elasticsearch` the cluster's URL;
+    /// `/_bulk` is appended unless the path already ends with it.
+    pub url: String,
+    /// The body format.
+    pub mode: HttpMode,
+    /// `Authorization: Splunk <token>` (splunk_hec), `ApiKey <token>` (elasticsearch) or
+    /// `Bearer <token>` (ndjson).
+    pub token: Option<Secret>,
+    /// HTTP basic authentication user (with `password`).
+    pub user: Option<String>,
+    /// HTTP basic authentication password.
+    pub password: Option<Secret>,
+    /// Splunk index, or Elasticsearch index name with `%Y`, `%m`, `%d` taken from the event time.
+    pub index: Option<String>,
+    /// Splunk `host` field.
+    pub host: Option<String>,
+    /// Splunk `sourcetype`, instead of the one chosen by log type.
+    pub sourcetype: Option<String>,
+    /// Splunk `source` field.
+    pub source: Option<String>,
+    /// A request carries at most this many events.
+    pub batch_max_events: usize,
+    /// A request body (before compression) stays under this many bytes, unless one event is larger.
+    pub batch_max_bytes: usize,
+    /// Events wait at most this long for a fuller batch.
+    pub batch_timeout: Duration,
+    /// Compress request bodies.
+    pub compression: HttpCompression,
+    /// How long one request may take.
+    pub request_timeout: Duration,
+    /// TLS settings for `https://`.
+    pub tls: TlsSettings,
+}
+
+/// The body format of the `http` sink.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpMode {
+    /// Event lines, `application/x-ndjson`.
+    Ndjson,
+    /// Splunk HTTP Event Collector event JSON.
+    SplunkHec,
+    /// Elasticsearch / OpenSearch `_bulk` index actions, `_id` = event_id.
+    Elasticsearch,
+}
+
+/// Request body compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HttpCompression {
+    /// Plain bodies.
+    None,
+    /// `Content-Encoding: gzip`.
+    Gzip,
+}
+
+impl HttpSinkConfig {
+    /// A sink for `url` with every other setting at its default; the mode is guessed from the path
+    /// (`/services/collector…` is Splunk HEC, `…/_bulk` is Elasticsearch, anything else NDJSON).
+    pub fn from_url(url: &str) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| "allowed an http:// or https:// URL".to_string())?;
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        if authority.is_empty() {
+            return Err(format!("{url:?} has no host"));
+        }
+        let path = path.split(['?', '#']).next().unwrap_or("");
+        let mode = if path.starts_with("services/collector") {
+            HttpMode::SplunkHec
+        } else if path.trim_end_matches('/').ends_with("_bulk") {
+            HttpMode::Elasticsearch
+        } else {
+            HttpMode::Ndjson
+        };
+        Ok(HttpSinkConfig {
+            url: url.to_string(),
+            mode,
+            token: None,
+            user: None,
+            password: None,
+            index: None,
+            host: None,
+            sourcetype: None,
+            source: None,
+            batch_max_events: 500,
+            batch_max_bytes: 4 << 20,
+            batch_timeout: Duration::from_secs(1),
+            compression: HttpCompression::None,
+            request_timeout: Duration::from_secs(30),
+            tls: TlsSettings::default(),
+        })
+    }
 }
 
 /// The `syslog` sink.
@@ -251,6 +364,8 @@ pub struct SyslogSinkConfig {
     pub app_name: String,
     /// HOSTNAME (default: this machine's name).
     pub hostname: Option<String>,
+    /// TLS settings (for `tls://`).
+    pub tls: TlsSettings,
 }
 
 /// How syslog records travel.
@@ -260,6 +375,8 @@ pub enum SyslogTransport {
     Udp,
     /// A stream of framed records.
     Tcp,
+    /// A stream of framed records over TLS (RFC 5425).
+    Tls,
 }
 
 /// Syslog header formats.
@@ -281,18 +398,18 @@ pub enum SyslogFraming {
 }
 
 impl SyslogSinkConfig {
-    /// Parses `udp://host:port`, `tcp://host:port` (or without `syslog+`), with RFC 5424 and
-    /// octet counting; `tls://` is refused (not supported by this build yet).
+    /// Parses `udp://host:port`, `tcp://host:port` or `tls://host:port` (each also with a
+    /// `syslog+` prefix), with RFC 5424 and octet counting.
     pub fn from_url(url: &str) -> Result<Self, String> {
         let url = url.strip_prefix("syslog+").unwrap_or(url);
         let (transport, address) = if let Some(address) = url.strip_prefix("udp://") {
             (SyslogTransport::Udp, address)
         } else if let Some(address) = url.strip_prefix("tcp://") {
             (SyslogTransport::Tcp, address)
-        } else if url.starts_with("tls://") {
-            return Err("syslog over TLS is not supported by this build yet (use tcp:// or udp://)".into());
+        } else if let Some(address) = url.strip_prefix("tls://") {
+            (SyslogTransport::Tls, address)
         } else {
-            return Err("allowed udp://HOST:PORT or tcp://HOST:PORT".into());
+            return Err("allowed udp://HOST:PORT, tcp://HOST:PORT or tls://HOST:PORT".into());
         };
         let valid = address
             .rsplit_once(':')
@@ -309,6 +426,7 @@ impl SyslogSinkConfig {
             severity: 6,
             app_name: "trailhound".to_string(),
             hostname: None,
+            tls: TlsSettings::default(),
         })
     }
 }

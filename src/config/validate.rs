@@ -6,13 +6,15 @@
 
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::document::{Dialect, Entry, Problem, RawValue, Section};
 use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
-    AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, Proxy, S3Source,
-    Secret, SinkConfig, SourceConfig, SourceKind, SyslogFraming, SyslogRfc, SyslogSinkConfig,
+    AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, HttpCompression,
+    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SourceConfig, SourceKind, SyslogFraming,
+    SyslogRfc, SyslogSinkConfig, SyslogTransport, TlsSettings,
 };
 use crate::decode::LogType;
 
@@ -79,9 +81,27 @@ const FACILITY: Key = key("facility", "Facility");
 const SEVERITY: Key = key("severity", "Severity");
 const APP_NAME: Key = key("app_name", "AppName");
 const HOSTNAME: Key = key("hostname", "Hostname");
+const CA_FILE: Key = key("ca_file", "CaFile");
+const CLIENT_CERT_FILE: Key = key("client_cert_file", "ClientCertFile");
+const CLIENT_KEY_FILE: Key = key("client_key_file", "ClientKeyFile");
+const SERVER_NAME: Key = key("server_name", "ServerName");
+const URL: Key = key("url", "Url");
+const MODE: Key = key("mode", "Mode");
+const TOKEN: Key = key("token", "Token");
+const USER: Key = key("user", "User");
+const PASSWORD: Key = key("password", "Password");
+const INDEX: Key = key("index", "Index");
+const HOST: Key = key("host", "Host");
+const SOURCETYPE: Key = key("sourcetype", "Sourcetype");
+const SOURCE: Key = key("source", "Source");
+const BATCH_MAX_EVENTS: Key = key("batch_max_events", "BatchMaxEvents");
+const BATCH_MAX_BYTES: Key = key("batch_max_bytes", "BatchMaxBytes");
+const BATCH_TIMEOUT_MS: Key = key("batch_timeout_ms", "BatchTimeoutMs");
+const COMPRESSION: Key = key("compression", "Compression");
+const REQUEST_TIMEOUT_SECONDS: Key = key("request_timeout_seconds", "RequestTimeoutSeconds");
 
 /// Keys whose values are never echoed in a problem.
-const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password"];
+const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password", "token", "password"];
 
 /// The placeholder the seed's sample files ship with.
 const PLACEHOLDER: &str = "CHANGE_THIS";
@@ -818,24 +838,96 @@ fn sink_from_toml(
                 syslog.app_name = app_name;
             }
             syslog.hostname = fields.text(HOSTNAME);
+            syslog.tls = tls_settings(&mut fields, base, syslog.transport == SyslogTransport::Tls, ADDRESS);
             SinkConfig::Syslog(syslog)
         }
         "http" => {
-            fields.complain(
-                TYPE,
-                format!(
-                    "the {sink_type} sink is not supported by this build (allowed stdout, file or syslog)"
-                ),
-            );
-            return None;
+            let url = fields.required(URL)?;
+            let mut http = match HttpSinkConfig::from_url(&url) {
+                Ok(http) => http,
+                Err(message) => {
+                    fields.complain(URL, message);
+                    return None;
+                }
+            };
+            match fields.text(MODE).as_deref() {
+                None => {}
+                Some("ndjson") => http.mode = HttpMode::Ndjson,
+                Some("splunk_hec") => http.mode = HttpMode::SplunkHec,
+                Some("elasticsearch") => http.mode = HttpMode::Elasticsearch,
+                Some(_) => fields.complain(MODE, "allowed ndjson, splunk_hec or elasticsearch"),
+            }
+            http.token = fields.secret(TOKEN);
+            http.user = fields.text(USER);
+            http.password = fields.secret(PASSWORD);
+            if http.password.is_some() && http.user.is_none() {
+                fields.complain(USER, "required when a password is set");
+            }
+            if http.token.is_some() && http.user.is_some() {
+                fields.complain(TOKEN, "set either token or user and password, not both");
+            }
+            if http.mode == HttpMode::SplunkHec && http.token.is_none() && !fields.problems_mention(TOKEN) {
+                fields.complain(TOKEN, "required by mode splunk_hec (the HEC token)");
+            }
+            http.index = fields.text(INDEX);
+            http.host = fields.text(HOST);
+            http.sourcetype = fields.text(SOURCETYPE);
+            http.source = fields.text(SOURCE);
+            if http.mode != HttpMode::SplunkHec {
+                for key in [HOST, SOURCETYPE, SOURCE] {
+                    if fields.entry(key).is_some() {
+                        fields.complain(key, "a splunk_hec setting: this sink's mode is not splunk_hec");
+                    }
+                }
+            }
+            http.batch_max_events = fields.number(BATCH_MAX_EVENTS, 1..=10_000, 500) as usize;
+            http.batch_max_bytes = fields.number(BATCH_MAX_BYTES, 1024..=(64 << 20), 4 << 20) as usize;
+            http.batch_timeout = Duration::from_millis(fields.number(BATCH_TIMEOUT_MS, 1..=60_000, 1000));
+            match fields.text(COMPRESSION).as_deref() {
+                None | Some("none") => {}
+                Some("gzip") => http.compression = HttpCompression::Gzip,
+                Some(_) => fields.complain(COMPRESSION, "allowed none or gzip"),
+            }
+            http.request_timeout = Duration::from_secs(fields.number(REQUEST_TIMEOUT_SECONDS, 1..=600, 30));
+            http.tls = tls_settings(&mut fields, base, http.url.starts_with("https://"), URL);
+            SinkConfig::Http(Box::new(http))
         }
         _ => {
-            fields.complain(TYPE, "allowed stdout, file or syslog");
+            fields.complain(TYPE, "allowed stdout, file, syslog or http");
             return None;
         }
     };
     fields.finish();
     Some(sink)
+}
+
+/// The TLS keys of a sink; they make sense only when `tls` (the address says TLS).
+fn tls_settings(fields: &mut Fields<'_>, base: &Path, tls: bool, address: Key) -> TlsSettings {
+    let settings = TlsSettings {
+        ca_file: fields.text(CA_FILE).map(|path| base.join(path)),
+        client_cert_file: fields.text(CLIENT_CERT_FILE).map(|path| base.join(path)),
+        client_key_file: fields.text(CLIENT_KEY_FILE).map(|path| base.join(path)),
+        server_name: fields.text(SERVER_NAME),
+    };
+    if settings != TlsSettings::default() && !tls {
+        let message = format!("TLS settings need a TLS {} (tls:// or https://)", address.toml);
+        fields.complain(address, message);
+    }
+    if settings.client_cert_file.is_some() != settings.client_key_file.is_some() {
+        fields.complain(CLIENT_KEY_FILE, "client_cert_file and client_key_file go together");
+    }
+    for (key, path) in [
+        (CA_FILE, &settings.ca_file),
+        (CLIENT_CERT_FILE, &settings.client_cert_file),
+        (CLIENT_KEY_FILE, &settings.client_key_file),
+    ] {
+        if let Some(path) = path
+            && let Err(error) = std::fs::metadata(path)
+        {
+            fields.complain(key, format!("cannot read {}: {error}", path.display()));
+        }
+    }
+    settings
 }
 
 /// Region names look like `us-east-1`, `us-gov-west-1`, `ap-southeast-4`.

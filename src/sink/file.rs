@@ -33,7 +33,7 @@ impl FileSink {
         &self.config.path
     }
 
-    pub(super) fn write_batch(&mut self, events: &[Event]) -> io::Result<()> {
+    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
         if self.config.rotate_max_bytes > 0 && self.size >= self.config.rotate_max_bytes {
             self.rotate()?;
         }
@@ -94,21 +94,21 @@ mod tests {
         std::fs::write(&path, "{\"old\":1}\n").unwrap();
         let config = FileSinkConfig { path: path.clone(), rotate_max_bytes: 1024, rotate_keep: 2 };
         let mut sink = FileSink::open(&config).unwrap();
-        sink.write_batch(&[event(1)]).unwrap();
+        sink.write_batch(&[&event(1)]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"old\":1}\n{\"n\":0001}\n");
 
         // 100 events of 11 bytes fill the file past 1024 bytes; the next batches rotate.
         let many: Vec<Event> = (0..100).map(event).collect();
-        sink.write_batch(&many).unwrap();
-        sink.write_batch(&[event(2)]).unwrap();
+        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
+        sink.write_batch(&[&event(2)]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":0002}\n");
         assert!(
             std::fs::read_to_string(format!("{}.1", path.display())).unwrap().ends_with("{\"n\":0099}\n")
         );
-        sink.write_batch(&many).unwrap();
-        sink.write_batch(&[event(3)]).unwrap();
-        sink.write_batch(&many).unwrap();
-        sink.write_batch(&[event(4)]).unwrap();
+        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
+        sink.write_batch(&[&event(3)]).unwrap();
+        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
+        sink.write_batch(&[&event(4)]).unwrap();
         assert!(std::fs::metadata(format!("{}.2", path.display())).is_ok());
         assert!(std::fs::metadata(format!("{}.3", path.display())).is_err());
     }

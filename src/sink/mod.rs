@@ -1,22 +1,33 @@
 //! Sinks: where events go.
 //!
-//! Every sink receives the same batches (fan-out) and writes each event's contract JSON line.
-//! A sink reports a batch as written only once its bytes were handed to the operating system
-//! (`flush`), which is what a later checkpoint may rely on.
+//! Every sink receives the same batches (fan-out, [`fanout`]), each on its own thread with its
+//! own queue and retry state. A sink reports a batch as written only once its bytes were handed
+//! to the operating system (`flush`) or the receiver answered that it took them, which is what a
+//! later checkpoint may rely on.
 
 mod encode;
+pub mod fanout;
 mod file;
+mod http;
+mod rejected;
 mod stdout;
 mod syslog;
+mod tls;
 
 use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::config::SinkConfig;
 use crate::normalize::Event;
+use crate::telemetry::Stats;
 
+pub use fanout::{Batching, Shipment};
 pub use file::FileSink;
+pub use http::HttpSink;
 pub use stdout::StdoutSink;
 pub use syslog::SyslogSink;
+pub use tls::TlsError;
 
 /// A sink that could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +40,22 @@ pub enum SinkError {
         /// The underlying error.
         source: io::Error,
     },
+    /// The TLS settings cannot be used.
+    #[error("{sink}: {source}")]
+    Tls {
+        /// Which sink.
+        sink: String,
+        /// What is wrong with them.
+        source: TlsError,
+    },
+    /// The receiver refuses this sink altogether (wrong URL or credentials).
+    #[error("{sink}: {reason}")]
+    Refused {
+        /// Which sink.
+        sink: String,
+        /// The receiver's answer.
+        reason: String,
+    },
 }
 
 impl SinkError {
@@ -36,6 +63,15 @@ impl SinkError {
     pub fn is_closed_pipe(&self) -> bool {
         matches!(self, SinkError::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
     }
+}
+
+/// What sinks need from the run.
+#[derive(Clone, Debug)]
+pub struct SinkContext {
+    /// Where the dead-letter files of rejected events go.
+    pub state_dir: PathBuf,
+    /// The run's counters.
+    pub stats: Arc<Stats>,
 }
 
 /// One configured sink.
@@ -46,15 +82,22 @@ pub enum Sink {
     File(FileSink),
     /// A syslog receiver.
     Syslog(SyslogSink),
+    /// An HTTP receiver.
+    Http(Box<HttpSink>),
 }
 
 impl Sink {
     /// Opens the sink a configuration describes.
-    pub fn open(config: &SinkConfig) -> Result<Sink, SinkError> {
+    pub fn open(config: &SinkConfig, context: &SinkContext) -> Result<Sink, SinkError> {
         match config {
             SinkConfig::Stdout => Ok(Sink::Stdout(StdoutSink::new())),
             SinkConfig::File(file) => FileSink::open(file).map(Sink::File),
-            SinkConfig::Syslog(syslog) => Ok(Sink::Syslog(SyslogSink::new(syslog))),
+            SinkConfig::Syslog(syslog) => SyslogSink::new(syslog)
+                .map(Sink::Syslog)
+                .map_err(|source| SinkError::Tls { sink: format!("syslog {}", syslog.address), source }),
+            SinkConfig::Http(http) => HttpSink::new(http, context)
+                .map(|sink| Sink::Http(Box::new(sink)))
+                .map_err(|source| SinkError::Tls { sink: format!("http {}", http.url), source }),
         }
     }
 
@@ -64,16 +107,28 @@ impl Sink {
             Sink::Stdout(_) => "stdout".to_string(),
             Sink::File(file) => format!("file {}", file.path().display()),
             Sink::Syslog(syslog) => syslog.describe(),
+            Sink::Http(http) => http.describe(),
         }
     }
 
-    /// Writes a batch and hands it to the operating system.
-    pub fn write_batch(&mut self, events: &[Event]) -> Result<(), SinkError> {
-        let result = match self {
-            Sink::Stdout(sink) => sink.write_batch(events),
-            Sink::File(sink) => sink.write_batch(events),
-            Sink::Syslog(sink) => sink.write_batch(events),
+    /// How many events the sink gathers before writing.
+    pub fn batching(&self) -> Batching {
+        match self {
+            Sink::Http(http) => http.batching(),
+            _ => Batching::IMMEDIATE,
+        }
+    }
+
+    /// Writes the events of `shipments`, retrying as the sink's kind allows, and returns once the
+    /// destination has them all.
+    pub fn write(&mut self, shipments: &[Arc<Shipment>]) -> Result<(), SinkError> {
+        let events: Vec<&Event> = shipments.iter().flat_map(|shipment| shipment.events()).collect();
+        let io_result = match self {
+            Sink::Stdout(sink) => sink.write_batch(&events),
+            Sink::File(sink) => sink.write_batch(&events),
+            Sink::Syslog(sink) => sink.write_batch(&events),
+            Sink::Http(sink) => return sink.write_batch(&events),
         };
-        result.map_err(|source| SinkError::Io { sink: self.describe(), source })
+        io_result.map_err(|source| SinkError::Io { sink: self.describe(), source })
     }
 }

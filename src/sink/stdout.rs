@@ -16,7 +16,7 @@ impl StdoutSink {
         StdoutSink { out: BufWriter::with_capacity(1 << 20, io::stdout()) }
     }
 
-    pub(super) fn write_batch(&mut self, events: &[Event]) -> io::Result<()> {
+    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
         write_ndjson(&mut self.out, events)?;
         self.out.flush()
     }

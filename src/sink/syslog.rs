@@ -1,14 +1,19 @@
 //! The `syslog` sink: each event's JSON as the message of a syslog record.
 //!
-//! RFC 5424 (default) or RFC 3164 headers; UDP (one datagram per event), or TCP with RFC 6587
-//! octet-counting (default) or newline framing. A TCP connection that fails is reopened with
+//! RFC 5424 (default) or RFC 3164 headers; UDP (one datagram per event), or TCP or TLS (RFC 5425)
+//! with RFC 6587 octet-counting (default) or newline framing. A stream that fails is reopened with
 //! back-off and the batch is sent again (at least once). An event too large for one UDP datagram
 //! is reported and counted, never cut.
 
 use std::io::{self, BufWriter, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+
+use super::tls::{self, TlsError};
 use crate::config::{SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport};
 use crate::normalize::Event;
 
@@ -23,19 +28,31 @@ pub struct SyslogSink {
     config: SyslogSinkConfig,
     hostname: String,
     process_id: u32,
+    tls: Option<Arc<ClientConfig>>,
     connection: Option<Connection>,
 }
 
 enum Connection {
     Udp(UdpSocket),
     Tcp(BufWriter<TcpStream>),
+    Tls(Box<BufWriter<StreamOwned<ClientConnection, TcpStream>>>),
 }
 
 impl SyslogSink {
     /// A sink for `config`; the connection opens on the first batch.
-    pub fn new(config: &SyslogSinkConfig) -> Self {
+    pub fn new(config: &SyslogSinkConfig) -> Result<Self, TlsError> {
         let hostname = config.hostname.clone().unwrap_or_else(system_hostname);
-        SyslogSink { config: config.clone(), hostname, process_id: std::process::id(), connection: None }
+        let tls = match config.transport {
+            SyslogTransport::Tls => Some(tls::client_config(&config.tls)?),
+            _ => None,
+        };
+        Ok(SyslogSink {
+            config: config.clone(),
+            hostname,
+            process_id: std::process::id(),
+            tls,
+            connection: None,
+        })
     }
 
     /// `host:port` and transport, for messages.
@@ -43,18 +60,19 @@ impl SyslogSink {
         let scheme = match self.config.transport {
             SyslogTransport::Udp => "udp",
             SyslogTransport::Tcp => "tcp",
+            SyslogTransport::Tls => "tls",
         };
         format!("syslog {scheme}://{}", self.config.address)
     }
 
-    /// Sends a batch; on a TCP failure reconnects with back-off and sends the whole batch again,
-    /// until it goes through.
-    pub(super) fn write_batch(&mut self, events: &[Event]) -> io::Result<()> {
+    /// Sends a batch; on a TCP or TLS failure reconnects with back-off and sends the whole batch
+    /// again, until it goes through.
+    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.try_batch(events) {
                 Ok(()) => return Ok(()),
-                Err(error) if self.config.transport == SyslogTransport::Tcp => {
+                Err(error) if self.config.transport != SyslogTransport::Udp => {
                     tracing::warn!("{}: {error}; retrying in {delay:?}", self.describe());
                     self.connection = None;
                     std::thread::sleep(delay);
@@ -65,7 +83,7 @@ impl SyslogSink {
         }
     }
 
-    fn try_batch(&mut self, events: &[Event]) -> io::Result<()> {
+    fn try_batch(&mut self, events: &[&Event]) -> io::Result<()> {
         if self.connection.is_none() {
             self.connection = Some(self.connect()?);
         }
@@ -86,22 +104,15 @@ impl SyslogSink {
                     }
                     socket.send(&message)?;
                 }
-                Connection::Tcp(stream) => match self.config.framing {
-                    SyslogFraming::OctetCounting => {
-                        write!(stream, "{} ", message.len())?;
-                        stream.write_all(&message)?;
-                    }
-                    SyslogFraming::Newline => {
-                        stream.write_all(&message)?;
-                        stream.write_all(b"\n")?;
-                    }
-                },
+                Connection::Tcp(stream) => frame(stream, self.config.framing, &message)?,
+                Connection::Tls(stream) => frame(stream, self.config.framing, &message)?,
             }
         }
-        if let Some(Connection::Tcp(stream)) = self.connection.as_mut() {
-            stream.flush()?;
+        match self.connection.as_mut() {
+            Some(Connection::Tcp(stream)) => stream.flush(),
+            Some(Connection::Tls(stream)) => stream.flush(),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     fn connect(&self) -> io::Result<Connection> {
@@ -115,10 +126,23 @@ impl SyslogSink {
                 Ok(Connection::Udp(socket))
             }
             SyslogTransport::Tcp => {
-                let stream = TcpStream::connect_timeout(&address, Duration::from_secs(10))?;
-                stream.set_nodelay(true)?;
-                stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+                let stream = connect_tcp(address)?;
                 Ok(Connection::Tcp(BufWriter::with_capacity(256 * 1024, stream)))
+            }
+            SyslogTransport::Tls => {
+                let config = Arc::clone(self.tls.as_ref().expect("built for a tls:// sink"));
+                let host = self.config.address.rsplit_once(':').map_or("", |(host, _)| host);
+                let name = self.config.tls.server_name.as_deref().unwrap_or(host);
+                let name = name.trim_start_matches('[').trim_end_matches(']').to_string();
+                let name = ServerName::try_from(name)
+                    .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+                let session = ClientConnection::new(config, name).map_err(io::Error::other)?;
+                let mut stream = StreamOwned::new(session, connect_tcp(address)?);
+                // Handshake now, so a certificate problem is reported as such.
+                while stream.conn.is_handshaking() {
+                    stream.conn.complete_io(&mut stream.sock)?;
+                }
+                Ok(Connection::Tls(Box::new(BufWriter::with_capacity(256 * 1024, stream))))
             }
         }
     }
@@ -146,6 +170,26 @@ impl SyslogSink {
         }
         out.extend_from_slice(&event.json);
     }
+}
+
+fn connect_tcp(address: SocketAddr) -> io::Result<TcpStream> {
+    let stream = TcpStream::connect_timeout(&address, Duration::from_secs(10))?;
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(30)))?;
+    Ok(stream)
+}
+
+/// Writes one record with the stream framing of RFC 6587.
+fn frame(stream: &mut impl Write, framing: SyslogFraming, message: &[u8]) -> io::Result<()> {
+    if framing == SyslogFraming::OctetCounting {
+        write!(stream, "{} ", message.len())?;
+    }
+    stream.write_all(message)?;
+    if framing == SyslogFraming::Newline {
+        stream.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 fn resolve(address: &str) -> io::Result<SocketAddr> {
@@ -210,8 +254,9 @@ mod tests {
             severity: 6,
             app_name: "trailhound".into(),
             hostname: Some("collector-1".into()),
+            tls: Default::default(),
         };
-        SyslogSink { process_id: 42, ..SyslogSink::new(&config) }
+        SyslogSink { process_id: 42, ..SyslogSink::new(&config).unwrap() }
     }
 
     fn event() -> Event {

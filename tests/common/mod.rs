@@ -90,4 +90,5 @@ pub fn records_doc(ids: &[&str]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
 }
 pub mod lookup_events;
+pub mod pki;
 pub mod s3;

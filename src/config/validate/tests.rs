@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::super::{Config, ConfigErrors, Credentials, SinkConfig, SourceKind, load_ini_files, load_toml};
+use super::super::{
+    Config, ConfigErrors, Credentials, HttpCompression, HttpMode, SinkConfig, SourceKind, SyslogTransport,
+    load_ini_files, load_toml,
+};
 use crate::decode::LogType;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -375,7 +378,7 @@ fn toml_problems_list_every_mistake_with_lines() {
             "t.toml:5: depth_to_recurse = 11: out of range: allowed 1–10 (default 1)",
             "t.toml:6: DepthToRecurse: unknown key (did you mean depth_to_recurse?)",
             "t.toml:11: back_off_time = 50: must be less than number_of_back_minutes_data (40)",
-            "t.toml:14: type = \"http\": the http sink is not supported by this build (allowed stdout, file or syslog)",
+            "t.toml:13: url: required key is missing",
         ]
     );
 }
@@ -433,4 +436,107 @@ fn encrypted_values_are_decrypted_and_plain_secrets_warned_about() {
         .unwrap_err()
         .to_string();
     assert!(errors.contains("cannot read key file"), "{errors}");
+}
+
+#[test]
+fn http_and_tls_sinks_read_every_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "ca.pem", "-----BEGIN CERTIFICATE-----\n");
+    let toml = r#"
+[[source]]
+type = "dir"
+path = "logs"
+
+[[sink]]
+type = "http"
+url = "https://splunk.corp:8088/services/collector/event"
+token = "0000-1111"
+index = "aws"
+host = "collector-1"
+batch_max_events = 100
+batch_timeout_ms = 250
+compression = "gzip"
+ca_file = "ca.pem"
+
+[[sink]]
+type = "http"
+url = "http://es:9200"
+mode = "elasticsearch"
+user = "elastic"
+password = "changeme"
+index = "aws-%Y.%m"
+
+[[sink]]
+type = "syslog"
+address = "tls://siem.corp:6514"
+ca_file = "ca.pem"
+server_name = "siem"
+"#;
+    let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
+    let SinkConfig::Http(hec) = &config.sinks[0] else { panic!() };
+    assert_eq!(hec.mode, HttpMode::SplunkHec);
+    assert_eq!(hec.token.as_ref().map(|t| t.expose()), Some("0000-1111"));
+    assert_eq!((hec.index.as_deref(), hec.host.as_deref()), (Some("aws"), Some("collector-1")));
+    assert_eq!((hec.batch_max_events, hec.batch_timeout), (100, std::time::Duration::from_millis(250)));
+    assert_eq!(
+        (hec.compression, hec.tls.ca_file.clone()),
+        (HttpCompression::Gzip, Some(dir.path().join("ca.pem")))
+    );
+    let SinkConfig::Http(es) = &config.sinks[1] else { panic!() };
+    assert_eq!(
+        (es.mode, es.user.as_deref(), es.index.as_deref()),
+        (HttpMode::Elasticsearch, Some("elastic"), Some("aws-%Y.%m"))
+    );
+    assert_eq!((es.batch_max_events, es.compression), (500, HttpCompression::None));
+    let SinkConfig::Syslog(syslog) = &config.sinks[2] else { panic!() };
+    assert_eq!((syslog.transport, syslog.tls.server_name.as_deref()), (SyslogTransport::Tls, Some("siem")));
+    let warned: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
+    assert!(warned.iter().any(|w| w.contains("token: stored in plain text")), "{warned:?}");
+    assert!(warned.iter().any(|w| w.contains("password: stored in plain text")), "{warned:?}");
+}
+
+#[test]
+fn http_and_tls_sink_mistakes_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = r#"
+[[sink]]
+type = "http"
+url = "https://splunk.corp:8088/services/collector/event"
+batch_max_events = 0
+compression = "zstd"
+
+[[sink]]
+type = "http"
+url = "http://es:9200/_bulk"
+sourcetype = "aws:cloudtrail"
+password = "x"
+
+[[sink]]
+type = "syslog"
+address = "tcp://siem:514"
+ca_file = "missing.pem"
+client_cert_file = "c.pem"
+"#;
+    let path = write(dir.path(), "t.toml", toml);
+    let errors = load_toml(&path, &dir.path().join("no.key")).unwrap_err();
+    let shown: Vec<String> =
+        errors.0.iter().map(|p| p.to_string().replace(&format!("{}", dir.path().display()), "D")).collect();
+    let expected = [
+        "D/t.toml:2: token: required by mode splunk_hec (the HEC token)",
+        "D/t.toml:5: batch_max_events = 0: out of range: allowed 1–10000 (default 500)",
+        "D/t.toml:6: compression = \"zstd\": allowed none or gzip",
+        "D/t.toml:8: user: required when a password is set",
+        "D/t.toml:11: sourcetype = \"aws:cloudtrail\": a splunk_hec setting: this sink's mode is not splunk_hec",
+        "D/t.toml:16: address = \"tcp://siem:514\": TLS settings need a TLS address (tls:// or https://)",
+        "D/t.toml:14: client_key_file: client_cert_file and client_key_file go together",
+    ];
+    for line in expected {
+        assert!(shown.iter().any(|s| s == line), "missing {line:?} in {shown:#?}");
+    }
+    assert!(
+        shown
+            .iter()
+            .any(|s| s.starts_with("D/t.toml:17: ca_file = \"missing.pem\": cannot read D/missing.pem")),
+        "{shown:#?}"
+    );
 }
