@@ -213,6 +213,8 @@ impl HttpSink {
 
     fn client(&mut self) -> Result<&Client, Failure> {
         if self.client.is_none() {
+            // reqwest looks the provider up even for plain http://; an earlier install is fine.
+            rustls::crypto::aws_lc_rs::default_provider().install_default().ok();
             let mut builder = Client::builder()
                 .user_agent(concat!("trailhound/", env!("CARGO_PKG_VERSION")))
                 .connect_timeout(Duration::from_secs(10))
