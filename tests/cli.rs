@@ -130,6 +130,17 @@ fn run_sink_shortcuts_replace_the_configured_sinks() {
     let run = trailhound(&["run", "--config", config.to_str().unwrap(), "--sink", "kafka://x"], None);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("--sink \"kafka://x\": allowed stdout, file:PATH"), "{}", run.stderr);
+
+    let hec = "https://splunk.corp:8088/services/collector/event";
+    let run = trailhound(&["run", "--config", config.to_str().unwrap(), "--sink", hec], None);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "--sink \"{hec}\": a Splunk HEC URL needs its token in $TRAILHOUND_SINK_TOKEN"
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
