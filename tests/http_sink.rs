@@ -211,6 +211,38 @@ fn elasticsearch_bulk_over_tls_retries_busy_items_and_keeps_refused_ones() {
 }
 
 #[test]
+fn each_sink_has_its_own_retry_state() {
+    let healthy = HttpReceiver::start(|_, _| (200, String::new()));
+    let up = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&up);
+    let recovering = HttpReceiver::start(move |_, _| match flag.load(Ordering::SeqCst) {
+        true => (200, String::new()),
+        false => (503, "down".into()),
+    });
+    let (a, b) = (format!("{}/a", healthy.url), format!("{}/b", recovering.url));
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["replay", "--sink", &a, "--sink", &b, "examples/AWSLogs"])
+        .current_dir(common::repo_root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let expected = expected_events().len();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while lines(&healthy.accepted()).len() < expected {
+        assert!(Instant::now() < deadline, "the healthy sink got everything while the other was down");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(agent.try_wait().unwrap().is_none(), "the run waits for the sink that is down");
+    assert!(recovering.accepted().is_empty());
+    up.store(true, Ordering::SeqCst);
+    let output = agent.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(lines(&recovering.accepted()).len(), expected);
+    assert_eq!(lines(&healthy.accepted()).len(), expected, "nothing sent twice to the healthy sink");
+}
+
+#[test]
 fn a_refused_token_stops_the_run_with_a_clear_error() {
     let receiver = HttpReceiver::start(|_, _| (403, r#"{"text":"Invalid token","code":4}"#.into()));
     let dir = tempfile::tempdir().unwrap();

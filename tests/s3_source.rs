@@ -6,6 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use common::http_receiver::HttpReceiver;
 use common::s3::{self, S3Server};
 use common::{Run, gzip, records_doc};
 use time::OffsetDateTime;
@@ -563,4 +564,75 @@ async fn collects_over_https_through_an_authenticated_connect_tunnel() {
     assert_eq!(delivered_ids(dir.path()), vec!["tunnelled"]);
     let log = std::fs::read_to_string(proxy._dir.path().join("tinyproxy.log")).unwrap_or_default();
     assert!(log.contains("CONNECT"), "the proxy tunnelled the TLS connection: {log}");
+}
+
+/// An http sink section for `url`, after the file sink of `S3Server::config`.
+fn with_http_sink(config: String, url: &str, extra: &str) -> String {
+    format!("{config}\n[[sink]]\ntype = \"http\"\nurl = \"{url}\"\n{extra}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_a_receiver_refused_are_collected_once_it_accepts() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 3, "AAAAAAAAAAAAAAAA"), "one").await;
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "two").await;
+
+    let refusing = HttpReceiver::start(|_, _| (401, "bad credentials".into()));
+    let config = with_http_sink(server.config(""), &format!("{}/ingest", refusing.url), "");
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    let refused = trailhound(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("HTTP 401 Unauthorized: bad credentials"), "{}", refused.stderr);
+
+    let accepting = HttpReceiver::start(|_, _| (200, String::new()));
+    let config = with_http_sink(server.config(""), &format!("{}/ingest", accepting.url), "");
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    run_once(dir.path(), &[]).await;
+    let received: BTreeSet<String> = accepting
+        .accepted()
+        .iter()
+        .flat_map(|r| {
+            r.body
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(received, set(&["one", "two"]), "nothing was checkpointed while the sink refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_http_batch_is_sent_when_it_is_old_enough() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 3, "AAAAAAAAAAAAAAAA"), "early").await;
+    let receiver = HttpReceiver::start(|_, _| (200, String::new()));
+    let extra = "batch_max_events = 10000\nbatch_timeout_ms = 300";
+    let config = with_http_sink(server.config(""), &format!("{}/ingest", receiver.url), extra);
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    // A long-running agent: its source never ends, so only the batch's age can send it.
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["run", "--config", "trailhound.toml"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while receiver.accepted().is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let still_running = agent.try_wait().unwrap().is_none();
+    agent.kill().ok();
+    agent.wait().ok();
+    assert!(still_running, "the agent keeps polling");
+    let accepted = receiver.accepted();
+    assert_eq!(accepted.len(), 1, "one request for the one event, sent by age");
+    assert!(accepted[0].body.contains("\"event_id\":\"early\""));
 }

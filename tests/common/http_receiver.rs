@@ -77,7 +77,9 @@ impl HttpReceiver {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        // Bound here, served by the runtime: this also works when called from inside another runtime.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let address = listener.local_addr().unwrap();
         let acceptor = pki.map(|pki| {
             let cert = rustls::pki_types::CertificateDer::from_pem_file(&pki.server_cert).unwrap();
@@ -94,6 +96,7 @@ impl HttpReceiver {
         let scheme = if acceptor.is_some() { "https" } else { "http" };
         let recorded = Arc::clone(&requests);
         runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
                 let Ok((stream, _)) = listener.accept().await else { continue };
                 let (script, recorded, acceptor) =
