@@ -7,7 +7,6 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -220,13 +219,7 @@ fn each_sink_has_its_own_retry_state() {
         false => (503, "down".into()),
     });
     let (a, b) = (format!("{}/a", healthy.url), format!("{}/b", recovering.url));
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["replay", "--sink", &a, "--sink", &b, "examples/AWSLogs"])
-        .current_dir(common::repo_root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = common::spawn(&["replay", "--sink", &a, "--sink", &b, "examples/AWSLogs"], None);
     let expected = expected_events().len();
     let deadline = Instant::now() + Duration::from_secs(20);
     while lines(&healthy.accepted()).len() < expected {
@@ -295,13 +288,7 @@ fn an_outage_loses_nothing_and_memory_stays_bounded() {
         receiver.url
     );
     put(dir.path(), "t.toml", toml.as_bytes());
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["run", "--config", "t.toml"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = common::spawn(&["run", "--config", "t.toml"], Some(dir.path()));
     let pid = agent.id();
     let mut peak = 0;
     let sample = |peak: &mut u64| {

@@ -179,13 +179,7 @@ fn an_untrusted_syslog_server_is_named_in_the_retry_message() {
         other.ca.display(),
     );
     put(dir.path(), "t.toml", toml.as_bytes());
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["run", "--config", "t.toml"])
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = common::spawn(&["run", "--config", "t.toml"], Some(dir.path()));
     std::thread::sleep(Duration::from_secs(2));
     assert!(agent.try_wait().unwrap().is_none(), "the agent keeps retrying");
     agent.kill().unwrap();
@@ -242,13 +236,7 @@ fn an_event_too_large_for_udp_is_reported() {
 fn a_receiver_outage_loses_nothing() {
     let mut rsyslog = Rsyslog::new();
     let sink = format!("syslog+tcp://127.0.0.1:{}", rsyslog.tcp);
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_trailhound"))
-        .args(["replay", "--sink", &sink, "examples/AWSLogs"])
-        .current_dir(common::repo_root())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut agent = common::spawn(&["replay", "--sink", &sink, "examples/AWSLogs"], None);
     std::thread::sleep(Duration::from_secs(2));
     assert!(agent.try_wait().unwrap().is_none(), "the agent waits for the receiver");
     rsyslog.start();

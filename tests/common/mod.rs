@@ -26,6 +26,19 @@ impl Run {
     }
 }
 
+/// Starts `trailhound ARGS` in `dir` (the repository root when `None`) in the background, for
+/// tests that act while it runs; stderr is piped for `wait_with_output`.
+pub fn spawn(args: &[&str], dir: Option<&Path>) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(args)
+        .current_dir(dir.map_or_else(repo_root, Path::to_path_buf))
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the trailhound binary starts")
+}
+
 /// Runs `trailhound ARGS` in `dir` (the repository root when `None`).
 pub fn trailhound(args: &[&str], dir: Option<&Path>) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_trailhound"));
