@@ -98,19 +98,25 @@ async fn late_visible_events_are_collected_once_and_restarts_resume_exactly() {
     assert_eq!(ids(dir.path()), vec!["on-time", "late", "newer"]);
 }
 
+/// Adds events `e00`, `e01`, … ten seconds apart from 50 minutes ago; returns their ids.
+fn add_events_ten_seconds_apart(emulator: &Emulator, count: i64) -> Vec<String> {
+    let first = now() - 3000;
+    let ids: Vec<String> = (0..count).map(|i| format!("e{i:02}")).collect();
+    for (i, id) in ids.iter().enumerate() {
+        emulator.add(id, first + 10 * i as i64, 0);
+    }
+    ids
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_is_survived_with_nothing_lost() {
     let emulator = Emulator::start().await;
-    let at = now();
-    for i in 0..60 {
-        emulator.add(&format!("e{i:02}"), at - 3000 + i * 10, 0);
-    }
+    let expected = add_events_ten_seconds_apart(&emulator, 60);
     emulator.throttle_every(3);
     let extra = "max_result_count = 10\napi_retry_count = 3\nmax_requests_per_second = 10\n";
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("trailhound.toml"), config(&emulator, &[("api", extra)])).unwrap();
     run_once(dir.path()).await;
-    let expected: Vec<String> = (0..60).map(|i| format!("e{i:02}")).collect();
     assert_eq!(ids(dir.path()), expected, "every event, once, oldest first");
     assert!(emulator.answered().iter().any(|a| a.outcome == "ThrottlingException"));
     let windows: std::collections::BTreeSet<(u64, u64)> =
@@ -121,10 +127,7 @@ async fn throttling_is_survived_with_nothing_lost() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_sources_on_one_account_and_region_share_the_rate() {
     let emulator = Emulator::start().await;
-    let at = now();
-    for i in 0..40 {
-        emulator.add(&format!("e{i:02}"), at - 2000 + i * 10, 0);
-    }
+    add_events_ten_seconds_apart(&emulator, 40);
     emulator.max_per_second(2);
     let extra = "max_result_count = 10\n";
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use common::http_receiver::{HttpReceiver, Received};
 use common::pki::Pki;
-use common::{put, trailhound};
+use common::trailhound;
 use serde_json::Value;
 
 const OK_HEC: &str = r#"{"text":"Success","code":0}"#;
@@ -32,11 +32,11 @@ fn event_id(json: &str) -> String {
 
 /// A config reading the bundled sample tree (as source "replay", like `replay` names it).
 fn config_with_sink(dir: &Path, sink: &str) -> std::path::PathBuf {
-    let toml = format!(
-        "state_dir = \"state\"\n\n[[source]]\ntype = \"dir\"\nname = \"replay\"\npath = \"{}\"\n\n[[sink]]\ntype = \"http\"\n{sink}",
-        common::repo_root().join("examples/AWSLogs").display()
-    );
-    put(dir, "t.toml", toml.as_bytes())
+    common::write_dir_config(
+        dir,
+        &common::repo_root().join("examples/AWSLogs"),
+        &format!("type = \"http\"\n{sink}"),
+    )
 }
 
 fn only_file(dir: &Path) -> std::path::PathBuf {
@@ -283,11 +283,8 @@ fn an_outage_loses_nothing_and_memory_stays_bounded() {
         true => (200, String::new()),
         false => (503, "down for maintenance".into()),
     });
-    let toml = format!(
-        "[[source]]\ntype = \"dir\"\npath = \"AWSLogs\"\n\n[[sink]]\ntype = \"http\"\nurl = \"{}/ingest\"\nbatch_max_events = 1000\n",
-        receiver.url
-    );
-    put(dir.path(), "t.toml", toml.as_bytes());
+    let sink = format!("type = \"http\"\nurl = \"{}/ingest\"\nbatch_max_events = 1000\n", receiver.url);
+    common::write_dir_config(dir.path(), Path::new("AWSLogs"), &sink);
     let mut agent = common::spawn(&["run", "--config", "t.toml"], Some(dir.path()));
     let pid = agent.id();
     let mut peak = 0;

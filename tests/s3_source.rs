@@ -415,15 +415,20 @@ fn start_tinyproxy(user: &str, password: &str) -> Tinyproxy {
     Tinyproxy { port, child, _dir: dir }
 }
 
+/// The source keys that send its requests through `proxy` as user `trail`.
+fn proxy_settings(proxy: &Tinyproxy, password: &str) -> String {
+    format!(
+        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"{password}\"\n",
+        proxy.port
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collects_through_an_authenticated_proxy() {
     let server = s3::start().await;
     let proxy = start_tinyproxy("trail", "proxy-pass");
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"proxy-pass\"\n",
-        proxy.port
-    );
+    let extra = proxy_settings(&proxy, "proxy-pass");
     std::fs::write(dir.path().join("trailhound.toml"), server.config(&extra)).unwrap();
     put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "via-proxy")
         .await;
@@ -438,10 +443,7 @@ async fn wrong_proxy_credentials_are_a_clear_error() {
     let server = s3::start().await;
     let proxy = start_tinyproxy("trail", "proxy-pass");
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"wrong-pass\"\n",
-        proxy.port
-    );
+    let extra = proxy_settings(&proxy, "wrong-pass");
     std::fs::write(dir.path().join("trailhound.toml"), server.config(&extra)).unwrap();
     put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "blocked").await;
     let run = run_once(dir.path(), &[]).await;
@@ -539,10 +541,7 @@ async fn collects_over_https_through_an_authenticated_connect_tunnel() {
     let (https_endpoint, certificate) = server.tls.clone().unwrap();
     let proxy = start_tinyproxy("trail", "proxy-pass");
     let dir = tempfile::tempdir().unwrap();
-    let extra = format!(
-        "proxy_server = \"127.0.0.1\"\nproxy_port = {}\nproxy_user_name = \"trail\"\nproxy_password = \"proxy-pass\"\n",
-        proxy.port
-    );
+    let extra = proxy_settings(&proxy, "proxy-pass");
     let config = server.config(&extra).replace(&server.endpoint, &https_endpoint);
     std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
     put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "tunnelled")

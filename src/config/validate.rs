@@ -240,6 +240,29 @@ impl<'a> Fields<'a> {
         value
     }
 
+    /// A required value that `parse` turns into a setting; its error becomes the key's problem.
+    fn required_as<T>(&mut self, key: Key, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let text = self.required(key)?;
+        parse(&text).map_err(|message| self.complain(key, message)).ok()
+    }
+
+    /// One of a fixed set of words, each naming a setting; `default` when unset. A word outside
+    /// the set is reported with every allowed one.
+    fn choice<T: Copy>(&mut self, key: Key, options: &[(&str, T)], default: T) -> T {
+        let Some(text) = self.text(key) else { return default };
+        if let Some((_, value)) = options.iter().find(|(word, _)| *word == text) {
+            return *value;
+        }
+        let words: Vec<&str> = options.iter().map(|(word, _)| *word).collect();
+        let allowed = match words.split_last() {
+            Some((last, [])) => last.to_string(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+            None => String::new(),
+        };
+        self.complain(key, format!("allowed {allowed}"));
+        default
+    }
+
     fn problems_mention(&self, key: Key) -> bool {
         let name = self.name(key);
         self.problems.iter().any(|p| p.file == self.section.file && p.key.as_deref() == Some(name))
@@ -814,24 +837,12 @@ fn sink_from_toml(
             SinkConfig::File(FileSinkConfig { path, rotate_max_bytes, rotate_keep })
         }
         "syslog" => {
-            let address = fields.required(ADDRESS)?;
-            let mut syslog = match SyslogSinkConfig::from_url(&address) {
-                Ok(syslog) => syslog,
-                Err(message) => {
-                    fields.complain(ADDRESS, message);
-                    return None;
-                }
-            };
-            match fields.text(RFC).as_deref() {
-                None | Some("5424") => {}
-                Some("3164") => syslog.rfc = SyslogRfc::Rfc3164,
-                Some(_) => fields.complain(RFC, "allowed 5424 or 3164"),
-            }
-            match fields.text(FRAMING).as_deref() {
-                None | Some("octet-counting") => {}
-                Some("newline") => syslog.framing = SyslogFraming::Newline,
-                Some(_) => fields.complain(FRAMING, "allowed octet-counting or newline"),
-            }
+            let mut syslog = fields.required_as(ADDRESS, SyslogSinkConfig::from_url)?;
+            syslog.rfc =
+                fields.choice(RFC, &[("5424", SyslogRfc::Rfc5424), ("3164", SyslogRfc::Rfc3164)], syslog.rfc);
+            let framings =
+                [("octet-counting", SyslogFraming::OctetCounting), ("newline", SyslogFraming::Newline)];
+            syslog.framing = fields.choice(FRAMING, &framings, syslog.framing);
             syslog.facility = fields.small_number(FACILITY, 0..=23, 16) as u8;
             syslog.severity = fields.small_number(SEVERITY, 0..=7, 6) as u8;
             if let Some(app_name) = fields.text(APP_NAME) {
@@ -842,21 +853,13 @@ fn sink_from_toml(
             SinkConfig::Syslog(syslog)
         }
         "http" => {
-            let url = fields.required(URL)?;
-            let mut http = match HttpSinkConfig::from_url(&url) {
-                Ok(http) => http,
-                Err(message) => {
-                    fields.complain(URL, message);
-                    return None;
-                }
-            };
-            match fields.text(MODE).as_deref() {
-                None => {}
-                Some("ndjson") => http.mode = HttpMode::Ndjson,
-                Some("splunk_hec") => http.mode = HttpMode::SplunkHec,
-                Some("elasticsearch") => http.mode = HttpMode::Elasticsearch,
-                Some(_) => fields.complain(MODE, "allowed ndjson, splunk_hec or elasticsearch"),
-            }
+            let mut http = fields.required_as(URL, HttpSinkConfig::from_url)?;
+            let modes = [
+                ("ndjson", HttpMode::Ndjson),
+                ("splunk_hec", HttpMode::SplunkHec),
+                ("elasticsearch", HttpMode::Elasticsearch),
+            ];
+            http.mode = fields.choice(MODE, &modes, http.mode);
             http.token = fields.secret(TOKEN);
             http.user = fields.text(USER);
             http.password = fields.secret(PASSWORD);
@@ -883,11 +886,8 @@ fn sink_from_toml(
             http.batch_max_events = fields.number(BATCH_MAX_EVENTS, 1..=10_000, 500) as usize;
             http.batch_max_bytes = fields.number(BATCH_MAX_BYTES, 1024..=(64 << 20), 4 << 20) as usize;
             http.batch_timeout = Duration::from_millis(fields.number(BATCH_TIMEOUT_MS, 1..=60_000, 1000));
-            match fields.text(COMPRESSION).as_deref() {
-                None | Some("none") => {}
-                Some("gzip") => http.compression = HttpCompression::Gzip,
-                Some(_) => fields.complain(COMPRESSION, "allowed none or gzip"),
-            }
+            let compressions = [("none", HttpCompression::None), ("gzip", HttpCompression::Gzip)];
+            http.compression = fields.choice(COMPRESSION, &compressions, http.compression);
             http.request_timeout = Duration::from_secs(fields.number(REQUEST_TIMEOUT_SECONDS, 1..=600, 30));
             http.tls = tls_settings(&mut fields, base, http.url.starts_with("https://"), URL);
             SinkConfig::Http(Box::new(http))

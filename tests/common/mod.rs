@@ -26,6 +26,17 @@ impl Run {
     }
 }
 
+/// Writes `dir/t.toml`: state in `dir/state`, one `dir` source named "replay" (as `replay` names
+/// its source, so events match `replay`'s byte for byte) reading `source_path`, and one sink
+/// whose keys are `sink` (from `type = …` on).
+pub fn write_dir_config(dir: &Path, source_path: &Path, sink: &str) -> PathBuf {
+    let toml = format!(
+        "state_dir = \"state\"\n\n[[source]]\ntype = \"dir\"\nname = \"replay\"\npath = \"{}\"\n\n[[sink]]\n{sink}",
+        source_path.display()
+    );
+    put(dir, "t.toml", toml.as_bytes())
+}
+
 /// Starts `trailhound ARGS` in `dir` (the repository root when `None`) in the background, for
 /// tests that act while it runs; stderr is piped for `wait_with_output`.
 pub fn spawn(args: &[&str], dir: Option<&Path>) -> std::process::Child {
