@@ -1,29 +1,40 @@
-//! Streaming split of a CloudTrail log file into raw records.
+//! Streaming split of a CloudTrail log file into records.
 //!
 //! A CloudTrail file is one JSON document, `{"Records":[ record, … ]}`, often on a single line and
 //! up to 50 MB compressed (hundreds of MB uncompressed). Parsing it into a tree would make memory
-//! grow with the file, so [`RecordReader`] walks the document with a tiny state machine and hands
-//! out one record's bytes at a time. It only tracks strings and bracket depth; each record's full
-//! syntax is checked later, when the record itself is parsed (see `normalize::cloudtrail`).
+//! grow with the file, so [`RecordReader`] walks the document's outer levels with a tiny state
+//! machine and hands out one record at a time. Each record is scanned once (`fields`): the same
+//! pass finds its end, checks its whole syntax and notes where the fields the metadata needs are.
+//! A record that lies whole in the input's buffer is handed out in place; only one that straddles
+//! two buffer fills is copied.
 //!
 //! Besides log files it recognises digest files (top-level `digestStartTime`/`logFiles`, no
 //! `Records`), empty files, and several documents one after another (concatenated gzip members).
+
+mod fields;
 
 use std::io::{self, BufRead};
 
 use memchr::memchr2;
 
+pub(crate) use fields::scan_record;
+pub use fields::{Identity, REQUEST_TARGETS, RecordFields, Resource};
+
+use super::json_scan::ScanError;
+
 /// The default cap on one record's size. AWS caps records at 256 KB; anything far beyond that is
 /// not a record we can use, and buffering it would let one bad file exhaust memory.
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 4 * 1024 * 1024;
 
-/// One record's JSON text, as it appeared in the file.
+/// One record: its JSON text, as it appeared in the file, and where its fields are.
 #[derive(Debug)]
 pub struct RawRecord<'a> {
     /// 1-based position of the record in the `Records` array.
     pub index: u64,
-    /// The record's bytes (a JSON object, not yet validated).
-    pub bytes: &'a [u8],
+    /// The record's text: a JSON object whose syntax was checked.
+    pub text: &'a str,
+    /// The fields the metadata needs, as spans of `text`.
+    pub fields: &'a RecordFields,
 }
 
 /// What kind of document the file turned out to be (known once the reader is exhausted).
@@ -80,13 +91,47 @@ pub enum DecodeError {
         /// 1-based record position.
         record: u64,
     },
+    /// One record is not valid JSON, though its brackets balance; it was skipped and reading
+    /// goes on.
+    #[error("record {record}: invalid JSON at byte {at} of the record: expected {expected}; skipped")]
+    InvalidRecord {
+        /// 1-based record position.
+        record: u64,
+        /// Offset of the offending byte in the record.
+        at: usize,
+        /// What the grammar allowed there.
+        expected: &'static str,
+    },
+    /// One record is not UTF-8 text; it was skipped and reading goes on.
+    #[error("record {record}: not UTF-8 text; skipped")]
+    NotText {
+        /// 1-based record position.
+        record: u64,
+    },
 }
 
 impl DecodeError {
     /// True when the rest of the file cannot be read after this error.
     pub fn is_fatal(&self) -> bool {
-        !matches!(self, DecodeError::RecordTooLarge { .. } | DecodeError::NotAnObject { .. })
+        !matches!(
+            self,
+            DecodeError::RecordTooLarge { .. }
+                | DecodeError::NotAnObject { .. }
+                | DecodeError::InvalidRecord { .. }
+                | DecodeError::NotText { .. }
+        )
     }
+}
+
+/// Where the bytes of the current record are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// No record.
+    Nothing,
+    /// The first `len` bytes of the input's buffer (consumed when the next record is asked for).
+    InBuffer { len: usize },
+    /// Copied into `record`.
+    Copied,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,7 +151,9 @@ pub struct RecordReader<R> {
     input: R,
     offset: u64,
     state: State,
+    held: Held,
     record: Vec<u8>,
+    fields: RecordFields,
     records_seen: u64,
     max_record_bytes: usize,
     documents: u32,
@@ -126,7 +173,9 @@ impl<R: BufRead> RecordReader<R> {
             input,
             offset: 0,
             state: State::DocumentStart,
+            held: Held::Nothing,
             record: Vec::with_capacity(8 * 1024),
+            fields: RecordFields::default(),
             records_seen: 0,
             max_record_bytes,
             documents: 0,
@@ -157,15 +206,33 @@ impl<R: BufRead> RecordReader<R> {
     /// The next record, `Ok(None)` at the end, or an error. After a fatal error
     /// ([`DecodeError::is_fatal`]) every later call returns `Ok(None)`.
     pub fn next_record(&mut self) -> Result<Option<RawRecord<'_>>, DecodeError> {
+        if let Held::InBuffer { len } = std::mem::replace(&mut self.held, Held::Nothing) {
+            self.consume(len);
+        }
         match self.advance() {
-            Ok(true) => Ok(Some(RawRecord { index: self.records_seen, bytes: &self.record })),
-            Ok(false) => Ok(None),
+            Ok(true) => {}
+            Ok(false) => return Ok(None),
             Err(error) => {
                 if error.is_fatal() {
                     self.state = State::Done;
                 }
-                Err(error)
+                return Err(error);
             }
+        }
+        let index = self.records_seen;
+        let bytes = match self.held {
+            Held::InBuffer { len } => match self.input.fill_buf() {
+                Ok(buf) => &buf[..len],
+                Err(source) => {
+                    self.state = State::Done;
+                    return Err(DecodeError::Read { offset: self.offset, source });
+                }
+            },
+            _ => &self.record[..],
+        };
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Some(RawRecord { index, text, fields: &self.fields })),
+            Err(_) => Err(DecodeError::NotText { record: index }),
         }
     }
 
@@ -260,7 +327,8 @@ impl<R: BufRead> RecordReader<R> {
         Ok(())
     }
 
-    /// Reads one element of `Records` into `self.record`.
+    /// Finds and scans one element of `Records`: in place when the input's buffer holds all of
+    /// it, else copied into `self.record`.
     fn read_element(&mut self) -> Result<bool, DecodeError> {
         let first = self.require_non_ws()?;
         self.records_seen += 1;
@@ -269,17 +337,55 @@ impl<R: BufRead> RecordReader<R> {
             self.skip_value()?;
             return Err(DecodeError::NotAnObject { record: self.records_seen });
         }
+        match scan_record(self.fill()?) {
+            Ok((len, fields)) if len <= self.max_record_bytes => {
+                self.fields = fields;
+                self.held = Held::InBuffer { len };
+                Ok(true)
+            }
+            Ok((len, _)) => {
+                self.consume(len);
+                Err(self.too_large(len as u64))
+            }
+            Err(ScanError::Incomplete) => self.read_copied_element(),
+            Err(ScanError::Invalid { at, expected }) => {
+                // Its brackets may still balance: then only this record is lost.
+                self.scan_container(false)?;
+                Err(DecodeError::InvalidRecord { record: self.records_seen, at, expected })
+            }
+        }
+    }
+
+    /// The slow path of [`read_element`](Self::read_element): a record across buffer fills.
+    fn read_copied_element(&mut self) -> Result<bool, DecodeError> {
         self.record.clear();
         let size = self.scan_container(true)?;
         if size > self.max_record_bytes as u64 {
             self.record.clear();
-            return Err(DecodeError::RecordTooLarge {
-                record: self.records_seen,
-                bytes: size,
-                limit: self.max_record_bytes,
-            });
+            return Err(self.too_large(size));
         }
-        Ok(true)
+        let record = self.records_seen;
+        match scan_record(&self.record) {
+            Ok((len, fields)) if len == self.record.len() => {
+                self.fields = fields;
+                self.held = Held::Copied;
+                Ok(true)
+            }
+            // The brackets balanced where the grammar says the record goes on (or ends early).
+            Ok((len, _)) => {
+                Err(DecodeError::InvalidRecord { record, at: len, expected: "the end of the record" })
+            }
+            Err(ScanError::Incomplete) => {
+                Err(DecodeError::InvalidRecord { record, at: size as usize, expected: "more of the record" })
+            }
+            Err(ScanError::Invalid { at, expected }) => {
+                Err(DecodeError::InvalidRecord { record, at, expected })
+            }
+        }
+    }
+
+    fn too_large(&self, bytes: u64) -> DecodeError {
+        DecodeError::RecordTooLarge { record: self.records_seen, bytes, limit: self.max_record_bytes }
     }
 
     /// Skips one JSON value of any kind.
@@ -492,20 +598,27 @@ impl<R: BufRead> RecordReader<R> {
 mod tests {
     use super::*;
 
-    /// Collects every record and error; the reader is run over a 7-byte buffer so that every
-    /// path across buffer boundaries is exercised.
+    /// Collects every record and error, reading through a 7-byte buffer (so that every path
+    /// across buffer boundaries, where records are copied, is exercised) and through one that
+    /// holds the whole input (where records are read in place); both must agree.
     fn split(input: &[u8]) -> (Vec<String>, Vec<String>, DocumentKind) {
-        let mut reader = RecordReader::with_max_record_bytes(io::BufReader::with_capacity(7, input), 64);
-        let mut records = Vec::new();
-        let mut errors = Vec::new();
-        loop {
-            match reader.next_record() {
-                Ok(Some(record)) => records.push(String::from_utf8(record.bytes.to_vec()).unwrap()),
-                Ok(None) => break,
-                Err(error) => errors.push(error.to_string()),
+        let run = |capacity: usize| {
+            let buffered = io::BufReader::with_capacity(capacity, input);
+            let mut reader = RecordReader::with_max_record_bytes(buffered, 64);
+            let mut records = Vec::new();
+            let mut errors = Vec::new();
+            loop {
+                match reader.next_record() {
+                    Ok(Some(record)) => records.push(record.text.to_string()),
+                    Ok(None) => break,
+                    Err(error) => errors.push(error.to_string()),
+                }
             }
-        }
-        (records, errors, reader.kind())
+            (records, errors, reader.kind())
+        };
+        let in_place = run(input.len().max(1));
+        assert_eq!(run(7), in_place, "copied and in-place reads differ");
+        in_place
     }
 
     #[test]
@@ -570,5 +683,42 @@ mod tests {
         let (_, errors, _) = split(br#"{"Records":[{"a":1} {"b":2}]}"#);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("expected ',' or ']' between records, found '{'"), "{}", errors[0]);
+    }
+
+    #[test]
+    fn invalid_records_whose_brackets_balance_are_skipped() {
+        let doc = b"{\"Records\":[{\"a\":tru},{\"b\":\"\xff\"},{\"c\":[1,]},{\"ok\":1}]}";
+        let (records, errors, kind) = split(doc);
+        assert_eq!(records, vec![r#"{"ok":1}"#]);
+        assert_eq!(
+            errors,
+            vec![
+                "record 1: invalid JSON at byte 5 of the record: expected true, false or null; skipped",
+                "record 2: not UTF-8 text; skipped",
+                "record 3: invalid JSON at byte 8 of the record: expected a JSON value; skipped",
+            ]
+        );
+        assert_eq!(kind, DocumentKind::Log);
+    }
+
+    #[test]
+    fn fields_are_found_in_place_and_when_copied() {
+        let doc = br#"{"Records":[{"eventID":"e-1","userIdentity":{"type":"IAMUser","sessionContext":{"sessionIssuer":{"userName":"issuer"}}},"resources":[{"ARN":"arn:1","type":"T"},{"ARN":"arn:2"}],"requestParameters":{"userName":"u","bucketName":"b","x":[{}]},"readOnly":"false","eventName":7}]}"#;
+        for capacity in [7, doc.len()] {
+            let mut reader = RecordReader::new(io::BufReader::with_capacity(capacity, &doc[..]));
+            let record = reader.next_record().unwrap().unwrap();
+            let (text, fields) = (record.text, record.fields);
+            let read = |span: Option<crate::decode::json_scan::Span>| span.map(|s| s.text(text).into_owned());
+            assert_eq!(read(fields.event_id).as_deref(), Some("e-1"));
+            assert_eq!(read(fields.identity.kind).as_deref(), Some("IAMUser"));
+            assert_eq!(read(fields.identity.issuer_user_name).as_deref(), Some("issuer"));
+            assert_eq!(read(fields.resource.arn).as_deref(), Some("arn:1"));
+            assert_eq!(read(fields.resource.kind).as_deref(), Some("T"));
+            let (rank, span) = fields.request_target.unwrap();
+            assert_eq!((REQUEST_TARGETS[rank].0, span.text(text).as_ref()), ("bucketName", "b"));
+            assert_eq!(fields.read_only, Some(false));
+            assert_eq!(fields.event_name, None, "a number is not a name");
+            assert!(reader.next_record().unwrap().is_none());
+        }
     }
 }

@@ -6,10 +6,12 @@
 //!
 //! - [`open`] sniffs gzip by its magic bytes (never by name or headers, see spec §2.2).
 //! - [`LogType`] and [`classify_key`] tell CloudTrail from VPC Flow Logs by key layout.
-//! - [`cloudtrail`] splits a `{"Records":[…]}` document into one raw JSON record at a time.
+//! - [`cloudtrail`] splits a `{"Records":[…]}` document into one record at a time, scanned by
+//!   [`json_scan`].
 //! - [`vpc_flow`] reads a flow-log text file line by line, driven by its header.
 
 pub mod cloudtrail;
+pub mod json_scan;
 pub mod vpc_flow;
 
 use std::fmt;

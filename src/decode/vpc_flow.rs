@@ -11,6 +11,8 @@ use std::ops::Range;
 
 use memchr::memchr;
 
+use super::json_scan::special_run_end;
+
 /// The default (version 2) format, used when a file has no header line.
 pub const DEFAULT_FIELDS: [&str; 14] = [
     "version",
@@ -39,6 +41,9 @@ pub struct FlowLine<'a> {
     pub number: u64,
     /// The line without its line ending.
     pub text: &'a str,
+    /// True when no byte of the line needs escaping in a JSON string (no control character,
+    /// `"` or `\\`): it and its values can be copied into JSON as they are.
+    pub plain: bool,
     spans: &'a [Range<usize>],
     fields: &'a [String],
 }
@@ -107,11 +112,16 @@ impl FlowError {
 }
 
 /// Reads a flow-log file one data line at a time.
+///
+/// A line that lies whole in the input's buffer is read in place (its bytes are consumed when
+/// the next line is asked for); only a line that straddles two buffer fills is copied.
 pub struct FlowReader<R> {
     input: R,
     line_number: u64,
+    held: Held,
     line: Vec<u8>,
     spans: Vec<Range<usize>>,
+    plain: bool,
     fields: Vec<String>,
     header_read: bool,
     header_in_file: bool,
@@ -123,6 +133,17 @@ enum RawLine {
     Line,
     TooLong(u64),
     End,
+}
+
+/// Where the bytes of the current line are.
+#[derive(Clone, Copy)]
+enum Held {
+    /// No line (before the first, or after a skipped one).
+    Nothing,
+    /// At the start of the input's buffer: `len` bytes of text, `consume` with the line ending.
+    InBuffer { len: usize, consume: usize },
+    /// Copied into `line`.
+    Copied,
 }
 
 enum Prepared {
@@ -142,8 +163,10 @@ impl<R: BufRead> FlowReader<R> {
         FlowReader {
             input,
             line_number: 0,
+            held: Held::Nothing,
             line: Vec::with_capacity(512),
             spans: Vec::with_capacity(32),
+            plain: true,
             fields: Vec::new(),
             header_read: false,
             header_in_file: false,
@@ -173,8 +196,18 @@ impl<R: BufRead> FlowReader<R> {
                 Prepared::Data => break,
             }
         }
-        let text = std::str::from_utf8(&self.line).expect("prepare_line checked UTF-8");
-        Ok(Some(FlowLine { number: self.line_number, text, spans: &self.spans, fields: &self.fields }))
+        let number = self.line_number;
+        let bytes = match held_bytes(&mut self.input, &self.line, self.held) {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                self.failed = true;
+                return Err(FlowError::Read { line: number, source });
+            }
+        };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            return Err(FlowError::NotText { line: number });
+        };
+        Ok(Some(FlowLine { number, text, plain: self.plain, spans: &self.spans, fields: &self.fields }))
     }
 
     /// Reads the next line into `self.line` and splits it into `self.spans`.
@@ -197,13 +230,21 @@ impl<R: BufRead> FlowReader<R> {
             }
             Ok(RawLine::Line) => {}
         }
-        let Ok(text) = std::str::from_utf8(&self.line) else {
-            return Err(FlowError::NotText { line: self.line_number });
+        let line_number = self.line_number;
+        let bytes = match held_bytes(&mut self.input, &self.line, self.held) {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                self.failed = true;
+                return Err(FlowError::Read { line: line_number, source });
+            }
         };
-        if text.trim().is_empty() {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Prepared::Skip);
         }
         if !self.header_read {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                return Err(FlowError::NotText { line: line_number });
+            };
             self.header_read = true;
             if let Some(names) = parse_header(text) {
                 self.fields = names;
@@ -212,7 +253,8 @@ impl<R: BufRead> FlowReader<R> {
             }
             self.fields = DEFAULT_FIELDS.iter().map(|name| name.to_string()).collect();
         }
-        split_spans(text, &mut self.spans);
+        // UTF-8 is checked once, when the line is handed out.
+        self.plain = split_spans(bytes, &mut self.spans);
         if self.spans.len() != self.fields.len() {
             return Err(FlowError::FieldCount {
                 line: self.line_number,
@@ -223,8 +265,32 @@ impl<R: BufRead> FlowReader<R> {
         Ok(Prepared::Data)
     }
 
-    /// Reads one line (without `\n` / `\r\n`) into `self.line`, never buffering more than the cap.
+    /// Finds the next line (without `\n` / `\r\n`): in place when the input's buffer holds all
+    /// of it, else copied into `self.line`, never buffering more than the cap.
     fn read_raw_line(&mut self) -> io::Result<RawLine> {
+        if let Held::InBuffer { consume, .. } = self.held {
+            self.input.consume(consume);
+        }
+        self.held = Held::Nothing;
+        let buf = self.input.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(RawLine::End);
+        }
+        if let Some(at) = memchr(b'\n', buf) {
+            self.line_number += 1;
+            let len = if at > 0 && buf[at - 1] == b'\r' { at - 1 } else { at };
+            if len > self.max_line_bytes {
+                self.input.consume(at + 1);
+                return Ok(RawLine::TooLong(len as u64));
+            }
+            self.held = Held::InBuffer { len, consume: at + 1 };
+            return Ok(RawLine::Line);
+        }
+        self.read_copied_line()
+    }
+
+    /// The slow path of [`read_raw_line`](Self::read_raw_line): a line across buffer fills.
+    fn read_copied_line(&mut self) -> io::Result<RawLine> {
         self.line.clear();
         let mut length: u64 = 0;
         let mut saw_any = false;
@@ -259,8 +325,19 @@ impl<R: BufRead> FlowReader<R> {
             self.line.clear();
             return Ok(RawLine::TooLong(length));
         }
+        self.held = Held::Copied;
         Ok(RawLine::Line)
     }
+}
+
+/// The bytes of the current line, wherever they are held. A function of the fields it needs, not
+/// a method, so that the borrow leaves the reader's spans and fields free.
+fn held_bytes<'a, R: BufRead>(input: &'a mut R, line: &'a [u8], held: Held) -> io::Result<&'a [u8]> {
+    Ok(match held {
+        Held::InBuffer { len, .. } => &input.fill_buf()?[..len],
+        Held::Copied => line,
+        Held::Nothing => &[],
+    })
 }
 
 /// A header is a line whose every token is a field name (`log-status`, or `${log-status}` as in
@@ -280,38 +357,34 @@ fn parse_header(text: &str) -> Option<Vec<String>> {
     (!names.is_empty()).then_some(names)
 }
 
-/// Splits on runs of white space. Flow-log lines are single-space separated, so the common case
-/// is one `memchr` per field; tabs and other white space take the slow path.
-fn split_spans(text: &str, spans: &mut Vec<Range<usize>>) {
+/// Splits on runs of white space (AWS's own examples contain double spaces), in one pass that
+/// also tells whether the line is plain (see [`FlowLine::plain`]). Runs of ordinary bytes are
+/// skipped a word at a time; only separators and bytes that need escaping are looked at.
+fn split_spans(bytes: &[u8], spans: &mut Vec<Range<usize>>) -> bool {
     spans.clear();
-    let bytes = text.as_bytes();
-    if bytes.iter().any(|b| b.is_ascii_whitespace() && *b != b' ') {
-        let mut start = None;
-        for (index, byte) in bytes.iter().enumerate() {
-            match (byte.is_ascii_whitespace(), start) {
-                (true, Some(from)) => {
-                    spans.push(from..index);
-                    start = None;
-                }
-                (false, None) => start = Some(index),
-                _ => {}
+    let mut start = None;
+    let mut special = false;
+    let mut at = 0;
+    loop {
+        let next = special_run_end::<0x21>(bytes, at);
+        if next > at && start.is_none() {
+            start = Some(at);
+        }
+        let Some(&byte) = bytes.get(next) else { break };
+        special |= byte != b' ';
+        if byte.is_ascii_whitespace() {
+            if let Some(from) = start.take() {
+                spans.push(from..next);
             }
+        } else if start.is_none() {
+            start = Some(next);
         }
-        if let Some(from) = start {
-            spans.push(from..bytes.len());
-        }
-        return;
+        at = next + 1;
     }
-    let mut start = 0;
-    for space in memchr::memchr_iter(b' ', bytes) {
-        if space > start {
-            spans.push(start..space);
-        }
-        start = space + 1;
+    if let Some(from) = start {
+        spans.push(from..bytes.len());
     }
-    if start < bytes.len() {
-        spans.push(start..bytes.len());
-    }
+    !special
 }
 
 #[cfg(test)]
@@ -347,11 +420,17 @@ mod tests {
     #[test]
     fn splits_on_any_run_of_white_space() {
         let mut spans = Vec::new();
-        for text in ["a  b c", " a b c ", "a\tb  c", "a \t b\tc\t"] {
-            split_spans(text, &mut spans);
+        for (text, plain) in [("a  b c", true), (" a b c ", true), ("a\tb  c", false), ("a \t b\tc\t", false)]
+        {
+            assert_eq!(split_spans(text.as_bytes(), &mut spans), plain, "{text:?}");
             let values: Vec<&str> = spans.iter().map(|s| &text[s.clone()]).collect();
             assert_eq!(values, vec!["a", "b", "c"], "{text:?}");
         }
+        assert!(!split_spans(br#"a "b""#, &mut spans));
+        assert!(!split_spans(br"a\b", &mut spans));
+        assert!(!split_spans(b"a\x0bb", &mut spans), "a vertical tab is part of a value");
+        assert_eq!(spans, vec![0..3]);
+        assert!(split_spans("é ü".as_bytes(), &mut spans));
     }
 
     #[test]

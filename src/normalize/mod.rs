@@ -19,6 +19,7 @@ pub mod vpc_flow;
 
 use crate::decode::LogType;
 
+use time_text::UnixText;
 pub use time_text::{format_unix, parse_rfc3339};
 
 /// One normalized event, ready to ship.
@@ -98,10 +99,20 @@ impl ObjectContext {
     /// A stable id for the item at `position` (line or record number) of this object:
     /// 32 hex digits of XXH3-128 over `bucket/key/position`.
     pub fn positional_id(&self, position: u64) -> String {
-        let mut text = String::with_capacity(self.id_prefix.len() + 20);
-        text.push_str(&self.id_prefix);
-        text.push_str(itoa::Buffer::new().format(position));
-        hex_128(xxhash_rust::xxh3::xxh3_128(text.as_bytes()))
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(position).as_bytes();
+        let prefix = self.id_prefix.as_bytes();
+        // Flow logs ask for an id per line: hash from the stack when the key is of a usual length.
+        let mut stack = [0u8; 320];
+        let hash = match stack.get_mut(..prefix.len() + digits.len()) {
+            Some(text) => {
+                text[..prefix.len()].copy_from_slice(prefix);
+                text[prefix.len()..].copy_from_slice(digits);
+                xxhash_rust::xxh3::xxh3_128(text)
+            }
+            None => xxhash_rust::xxh3::xxh3_128(&[prefix, digits].concat()),
+        };
+        hex_128(hash)
     }
 
     /// Writes the `origin` object for the item at `position` (`"line"` or `"record"`).
@@ -140,16 +151,16 @@ fn hex_128(value: u128) -> String {
     for (index, digit) in hex.iter_mut().enumerate() {
         *digit = DIGITS[((value >> ((31 - index) * 4)) & 0xf) as usize];
     }
-    String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
+    std::str::from_utf8(&hex).expect("hex digits are ASCII").to_string()
 }
 
 /// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.
-fn push_envelope_start(out: &mut Vec<u8>, id: &str, log_type: LogType, time: &str) {
+fn push_envelope_start(out: &mut Vec<u8>, id: &str, log_type: LogType, time: &[u8]) {
     out.extend_from_slice(b"{\"event_id\":");
     json::push_str(out, id);
     out.extend_from_slice(b",\"log_type\":\"");
     out.extend_from_slice(log_type.as_str().as_bytes());
     out.extend_from_slice(b"\",\"time\":\"");
-    out.extend_from_slice(time.as_bytes());
+    out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"origin\":");
 }

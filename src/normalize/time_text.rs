@@ -16,10 +16,37 @@ pub fn parse_rfc3339(text: &str) -> Option<(String, i64)> {
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_unix(seconds: i64) -> String {
-    let moment = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let (year, month, day) = (moment.year(), moment.month() as u8, moment.day());
-    let (hour, minute, second) = (moment.hour(), moment.minute(), moment.second());
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    String::from_utf8_lossy(&UnixText::of(seconds).0).into_owned()
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` in a fixed array: flow-log lines each carry their own start time, so
+/// this runs once per event and must not allocate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct UnixText(pub(super) [u8; 20]);
+
+impl UnixText {
+    /// The text of `seconds` (the epoch for times outside years 0–9999).
+    pub(super) fn of(seconds: i64) -> Self {
+        let moment = OffsetDateTime::from_unix_timestamp(seconds)
+            .ok()
+            .filter(|moment| (0..=9999).contains(&moment.year()))
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut text = *b"0000-00-00T00:00:00Z";
+        let mut put = |at: usize, value: u32, width: usize| {
+            let mut rest = value;
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (rest % 10) as u8;
+                rest /= 10;
+            }
+        };
+        put(0, moment.year() as u32, 4);
+        put(5, moment.month() as u32, 2);
+        put(8, moment.day().into(), 2);
+        put(11, moment.hour().into(), 2);
+        put(14, moment.minute().into(), 2);
+        put(17, moment.second().into(), 2);
+        UnixText(text)
+    }
 }
 
 /// Unix seconds of a `YYYY-MM-DDTHH:MM:SSZ` string, or `None` if it has another shape.
@@ -71,5 +98,7 @@ mod tests {
     fn formats_unix_seconds() {
         assert_eq!(format_unix(1418530010), "2014-12-14T04:06:50Z");
         assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_unix(253_402_300_799), "9999-12-31T23:59:59Z");
+        assert_eq!(format_unix(-62_167_219_201), "1970-01-01T00:00:00Z", "year -1 is out of range");
     }
 }

@@ -8,7 +8,7 @@
 //! numbers. The event time is `start` (else `end`, else the time of collection).
 
 use super::json;
-use super::{Event, ObjectContext, format_unix, push_envelope_start};
+use super::{Event, ObjectContext, UnixText, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::vpc_flow::FlowLine;
 
@@ -50,7 +50,9 @@ pub struct FlowNormalizer {
     plans: Vec<FieldPlan>,
     start: Option<usize>,
     end: Option<usize>,
-    last_time: Option<(i64, String)>,
+    last_time: Option<(i64, UnixText)>,
+    /// The length of the last event, to size the next one's buffer in one allocation.
+    last_length: usize,
 }
 
 /// The AWS fields that are integers (spec §3.2); they are written as JSON numbers.
@@ -104,6 +106,7 @@ impl FlowNormalizer {
             start: fields.iter().position(|f| f == "start"),
             end: fields.iter().position(|f| f == "end"),
             last_time: None,
+            last_length: 0,
         }
     }
 
@@ -118,8 +121,8 @@ impl FlowNormalizer {
         self.cache_time(seconds);
         let time = &self.last_time.as_ref().expect("cached just above").1;
 
-        let mut out = Vec::with_capacity(2 * line.text.len() + 512);
-        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, time);
+        let mut out = Vec::with_capacity(self.last_length.max(3 * line.text.len() + 256) + 64);
+        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, &time.0);
         context.push_origin(&mut out, "line", line.number);
         out.extend_from_slice(b",\"metadata\":{");
         let mut first = true;
@@ -143,30 +146,36 @@ impl FlowNormalizer {
                 out.extend_from_slice(value.as_bytes());
                 continue;
             }
-            push_text_member(&mut out, &plan.member, value);
+            push_text_member(&mut out, &plan.member, value, line.plain);
             if let Some(copy) = &plan.copy_member {
                 out.push(b',');
-                push_text_member(&mut out, copy, value);
+                push_text_member(&mut out, copy, value, line.plain);
             }
         }
         out.push(b'}');
         out.extend_from_slice(b",\"raw\":");
-        json::push_str(&mut out, line.text);
+        if line.plain {
+            out.push(b'"');
+            out.extend_from_slice(line.text.as_bytes());
+            out.push(b'"');
+        } else {
+            json::push_str(&mut out, line.text);
+        }
         out.push(b'}');
+        self.last_length = out.len();
         Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json: out })
     }
 
     /// Lines of a file mostly share a few start times: format each one once.
     fn cache_time(&mut self, seconds: i64) {
         if self.last_time.as_ref().is_none_or(|(cached, _)| *cached != seconds) {
-            self.last_time = Some((seconds, format_unix(seconds)));
+            self.last_time = Some((seconds, UnixText::of(seconds)));
         }
     }
 }
 
-/// Writes `"name":"value"` given the `"name":"` prefix.
-fn push_text_member(out: &mut Vec<u8>, member: &[u8], value: &str) {
-    let plain = value.bytes().fold(true, |plain, b| plain & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+/// Writes `"name":"value"` given the `"name":"` prefix; `plain` says the value needs no escaping.
+fn push_text_member(out: &mut Vec<u8>, member: &[u8], value: &str, plain: bool) {
     if plain {
         out.extend_from_slice(member);
         out.extend_from_slice(value.as_bytes());

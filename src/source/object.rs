@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::decode::cloudtrail::{DocumentKind, RecordReader};
 use crate::decode::vpc_flow::FlowReader;
 use crate::decode::{self, LogType};
-use crate::normalize::cloudtrail::normalize_record;
+use crate::normalize::cloudtrail::normalize_fields;
 use crate::normalize::vpc_flow::FlowNormalizer;
 use crate::normalize::{Event, ObjectContext};
 use crate::telemetry::Stats;
@@ -121,20 +121,15 @@ impl Ingest<'_> {
         loop {
             let event = match records.next_record() {
                 Ok(None) => break,
-                Ok(Some(record)) => normalize_record(self.context, record.index, record.bytes),
+                Ok(Some(record)) => normalize_fields(self.context, record.index, record.text, record.fields),
                 Err(error) if error.is_fatal() => return Outcome::Failed(error.to_string()),
                 Err(error) => {
                     self.bad_item(&error);
                     continue;
                 }
             };
-            match event {
-                Ok(event) => {
-                    if self.push(event).is_err() {
-                        return Outcome::Stopped;
-                    }
-                }
-                Err(error) => self.bad_item(&error),
+            if self.push(event).is_err() {
+                return Outcome::Stopped;
             }
         }
         match records.kind() {

@@ -1,0 +1,512 @@
+//! A validating JSON scanner that notes where values are instead of building them.
+//!
+//! A CloudTrail record is about 1.5 KB of JSON of which the metadata needs a dozen strings. A
+//! serde parse into a typed struct spends most of its time on the rest; this scanner walks the
+//! bytes once, checks the whole syntax (strings, escapes, numbers, literals, nesting) and hands
+//! back [`Span`]s, byte ranges of the strings the caller asked for, relative to the start of the
+//! scanned slice. Strings are searched eight bytes at a time for the only bytes that matter in
+//! them (`"`, `\` and control characters).
+//!
+//! It does not check UTF-8: callers validate the whole record once with `std::str::from_utf8`,
+//! which is faster than doing it string by string.
+
+use std::borrow::Cow;
+
+/// Nesting deeper than this is refused, as serde_json does, so hostile input cannot exhaust the
+/// stack.
+const MAX_DEPTH: u32 = 128;
+
+/// Why a scan stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ScanError {
+    /// The bytes ended inside the value: more input is needed.
+    Incomplete,
+    /// The bytes are not JSON: `expected` says what should have been at byte `at`.
+    Invalid {
+        /// Offset of the offending byte.
+        at: usize,
+        /// What the grammar allowed there.
+        expected: &'static str,
+    },
+}
+
+/// The bytes of a JSON string between its quotes, as offsets into the scanned slice.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    start: u32,
+    end: u32,
+    escaped: bool,
+}
+
+impl Span {
+    /// The string's value, unescaped, from `text`, the slice that was scanned.
+    pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let raw = &text[self.start as usize..self.end as usize];
+        if self.escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) }
+    }
+
+    /// True for `""`.
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    /// The raw bytes between the quotes (escapes not decoded).
+    pub(crate) fn raw<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
+        &bytes[self.start as usize..self.end as usize]
+    }
+}
+
+/// A cursor over JSON bytes.
+pub(crate) struct Scanner<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    depth: u32,
+}
+
+impl<'a> Scanner<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Self {
+        Scanner { bytes, at: 0, depth: 0 }
+    }
+
+    /// Offset of the next unread byte.
+    pub(crate) fn position(&self) -> usize {
+        self.at
+    }
+
+    /// Skips white space and returns the next byte without consuming it.
+    #[inline]
+    pub(crate) fn peek(&mut self) -> Result<u8, ScanError> {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+                return Ok(byte);
+            }
+            self.at += 1;
+        }
+        Err(ScanError::Incomplete)
+    }
+
+    fn invalid(&self, expected: &'static str) -> ScanError {
+        ScanError::Invalid { at: self.at, expected }
+    }
+
+    /// Reads an object, calling `member` with each key (unescaped) and the scanner positioned on
+    /// the value, which `member` must consume.
+    pub(crate) fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        if self.peek()? != b'{' {
+            return Err(self.invalid("'{'"));
+        }
+        self.enter()?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            if self.peek()? != b'"' {
+                return Err(self.invalid("a quoted member name"));
+            }
+            let key = self.string()?;
+            if self.peek()? != b':' {
+                return Err(self.invalid("':' after a member name"));
+            }
+            self.at += 1;
+            let raw = key.raw(self.bytes);
+            if key.escaped {
+                let decoded = unescape_bytes(raw);
+                member(self, &decoded)?;
+            } else {
+                member(self, raw)?;
+            }
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.invalid("',' or '}' after a member")),
+            }
+        }
+    }
+
+    /// Reads an array, calling `element` with the scanner positioned on each element, which
+    /// `element` must consume.
+    pub(crate) fn array(
+        &mut self,
+        mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
+    ) -> Result<(), ScanError> {
+        if self.peek()? != b'[' {
+            return Err(self.invalid("'['"));
+        }
+        self.enter()?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(());
+        }
+        loop {
+            element(self)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Ok(());
+                }
+                _ => return Err(self.invalid("',' or ']' after an element")),
+            }
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), ScanError> {
+        if self.depth == MAX_DEPTH {
+            return Err(self.invalid("less nesting (over 128 levels)"));
+        }
+        self.depth += 1;
+        self.at += 1;
+        Ok(())
+    }
+
+    /// A string value, or `None` (consumed) for a value of any other type.
+    pub(crate) fn text(&mut self) -> Result<Option<Span>, ScanError> {
+        if self.peek()? == b'"' {
+            return self.string().map(Some);
+        }
+        self.skip_value().map(|()| None)
+    }
+
+    /// Reads the string that starts at the current byte (a `"`).
+    pub(crate) fn string(&mut self) -> Result<Span, ScanError> {
+        let start = self.at + 1;
+        let mut at = start;
+        let mut escaped = false;
+        loop {
+            at = plain_run_end(self.bytes, at);
+            match self.bytes.get(at) {
+                None => return Err(ScanError::Incomplete),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    at = self.escape_end(at)?;
+                }
+                Some(_) => {
+                    self.at = at;
+                    return Err(self.invalid("no raw control character in a string"));
+                }
+            }
+        }
+        self.at = at + 1;
+        Ok(Span { start: start as u32, end: at as u32, escaped })
+    }
+
+    /// Checks the escape sequence at `at` (a backslash) and returns the offset after it.
+    fn escape_end(&mut self, at: usize) -> Result<usize, ScanError> {
+        match self.bytes.get(at + 1) {
+            None => Err(ScanError::Incomplete),
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
+            Some(b'u') => {
+                let Some(digits) = self.bytes.get(at + 2..at + 6) else {
+                    return Err(ScanError::Incomplete);
+                };
+                if let Some(bad) = digits.iter().position(|d| !d.is_ascii_hexdigit()) {
+                    self.at = at + 2 + bad;
+                    return Err(self.invalid("four hex digits after \\u"));
+                }
+                Ok(at + 6)
+            }
+            Some(_) => {
+                self.at = at + 1;
+                Err(self.invalid("a valid escape after '\\'"))
+            }
+        }
+    }
+
+    /// `true`, `false`, or `None` (consumed) for any other value; the strings `"true"` and
+    /// `"false"` count too, as the LookupEvents API writes `readOnly` that way.
+    pub(crate) fn flag(&mut self) -> Result<Option<bool>, ScanError> {
+        match self.peek()? {
+            b't' | b'f' => {
+                let value = self.bytes[self.at] == b't';
+                self.literal()?;
+                Ok(Some(value))
+            }
+            b'"' => {
+                let span = self.string()?;
+                Ok(match span.raw(self.bytes) {
+                    b"true" => Some(true),
+                    b"false" => Some(false),
+                    _ => None,
+                })
+            }
+            _ => self.skip_value().map(|()| None),
+        }
+    }
+
+    /// Skips one value of any type, checking its syntax.
+    pub(crate) fn skip_value(&mut self) -> Result<(), ScanError> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(|scanner, _| scanner.skip_value()),
+            b'[' => self.array(Self::skip_value),
+            b't' | b'f' | b'n' => self.literal(),
+            b'-' | b'0'..=b'9' => self.number(),
+            _ => Err(self.invalid("a JSON value")),
+        }
+    }
+
+    fn literal(&mut self) -> Result<(), ScanError> {
+        let word: &[u8] = match self.bytes[self.at] {
+            b't' => b"true",
+            b'f' => b"false",
+            _ => b"null",
+        };
+        let available = &self.bytes[self.at..];
+        let compared = word.len().min(available.len());
+        if available[..compared] != word[..compared] {
+            return Err(self.invalid("true, false or null"));
+        }
+        if compared < word.len() {
+            return Err(ScanError::Incomplete);
+        }
+        self.at += word.len();
+        Ok(())
+    }
+
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, followed by something that is not part
+    /// of a number.
+    fn number(&mut self) -> Result<(), ScanError> {
+        if self.bytes[self.at] == b'-' {
+            self.at += 1;
+        }
+        match self.bytes.get(self.at) {
+            None => return Err(ScanError::Incomplete),
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits()?,
+            Some(_) => return Err(self.invalid("a digit")),
+        }
+        if self.bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            self.digits()?;
+        }
+        if matches!(self.bytes.get(self.at), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.bytes.get(self.at), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.digits()?;
+        }
+        match self.bytes.get(self.at) {
+            None => Err(ScanError::Incomplete),
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => {
+                Err(self.invalid("the end of the number"))
+            }
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// One or more digits.
+    fn digits(&mut self) -> Result<(), ScanError> {
+        let count = self.bytes[self.at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        if count == 0 {
+            return match self.bytes.get(self.at) {
+                None => Err(ScanError::Incomplete),
+                Some(_) => Err(self.invalid("a digit")),
+            };
+        }
+        self.at += count;
+        Ok(())
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The offset of the first `"`, `\` or control character at or after `at`, or the length.
+#[inline]
+fn plain_run_end(bytes: &[u8], at: usize) -> usize {
+    special_run_end::<0x20>(bytes, at)
+}
+
+/// The offset of the first `"`, `\` or byte below `BELOW` at or after `at`, or the length.
+/// (Flow-log lines use `BELOW = 0x21`, which adds the space that separates their values.)
+///
+/// Eight bytes at a time: for each kind, `(x - ONES·k) & !x & HIGH_BITS` flags the bytes below
+/// `k` (after `x ^ ONES·c` turned the bytes equal to `c` into zeros). A borrow can only flag
+/// bytes above a true match, so the lowest flag is exact.
+#[inline]
+pub(crate) fn special_run_end<const BELOW: u8>(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * u64::from(BELOW)) & !word);
+        let found = found & HIGH_BITS;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'"' || byte == b'\\' || byte < BELOW {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Decodes the escapes of a string body the scanner accepted. A lone surrogate (`\ud800`)
+/// becomes U+FFFD rather than failing the whole record.
+fn unescape(raw: &str) -> String {
+    let decoded = unescape_bytes(raw.as_bytes());
+    String::from_utf8(decoded).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
+}
+
+fn unescape_bytes(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut at = 0;
+    while at < raw.len() {
+        let byte = raw[at];
+        if byte != b'\\' || at + 1 >= raw.len() {
+            out.push(byte);
+            at += 1;
+            continue;
+        }
+        let simple = match raw[at + 1] {
+            b'b' => Some(b'\x08'),
+            b'f' => Some(b'\x0c'),
+            b'n' => Some(b'\n'),
+            b'r' => Some(b'\r'),
+            b't' => Some(b'\t'),
+            b'u' => None,
+            other => Some(other),
+        };
+        if let Some(simple) = simple {
+            out.push(simple);
+            at += 2;
+            continue;
+        }
+        let unit = hex_unit(raw, at + 2);
+        at += 6;
+        let code = match unit {
+            Some(high @ 0xD800..=0xDBFF) => match (raw.get(at..at + 2), hex_unit(raw, at + 2)) {
+                (Some(b"\\u"), Some(low @ 0xDC00..=0xDFFF)) => {
+                    at += 6;
+                    0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
+                }
+                _ => 0xFFFD,
+            },
+            Some(unit) => unit,
+            None => 0xFFFD,
+        };
+        let character = char::from_u32(code).unwrap_or('\u{FFFD}');
+        out.extend_from_slice(character.encode_utf8(&mut [0; 4]).as_bytes());
+    }
+    out
+}
+
+/// The four hex digits at `at`, if there are four.
+fn hex_unit(raw: &[u8], at: usize) -> Option<u32> {
+    let digits = std::str::from_utf8(raw.get(at..at + 4)?).ok()?;
+    u32::from_str_radix(digits, 16).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skip(text: &str) -> Result<usize, ScanError> {
+        let mut scanner = Scanner::new(text.as_bytes());
+        scanner.skip_value().map(|()| scanner.position())
+    }
+
+    #[test]
+    fn accepts_what_serde_json_accepts() {
+        let documents = [
+            r#"{"a":[1,-2.5e+3,0,0.5,true,false,null,"x\"\\\/\b\f\n\r\t\u00e9"],"b":{},"c":[]} "#,
+            "{ \"a\" :\t[ 1 ,\n{ } ] } ",
+            r#""plain" "#,
+            "-0 ",
+            r#"{"long":"0123456789abcdef0123456789abcdef","é":"ünïcödé"} "#,
+        ];
+        for document in documents {
+            let end = skip(document).unwrap_or_else(|e| panic!("{document}: {e:?}"));
+            assert_eq!(end, document.trim_end().len(), "{document}");
+            serde_json::from_str::<serde_json::Value>(document).unwrap();
+        }
+    }
+
+    #[test]
+    fn rejects_what_serde_json_rejects() {
+        let documents = [
+            r#"{"a":tru} "#,
+            r#"{"a":01} "#,
+            r#"{"a":1.} "#,
+            r#"{"a":-} "#,
+            r#"{"a":1e} "#,
+            r#"{"a" 1} "#,
+            r#"{"a":1,} "#,
+            r#"[1 2] "#,
+            r#"{a:1} "#,
+            "{\"a\":\"tab\there\"} ",
+            r#"{"a":"\x"} "#,
+            r#"{"a":"\u12G4"} "#,
+            r#"{"a":+1} "#,
+        ];
+        for document in documents {
+            assert!(matches!(skip(document), Err(ScanError::Invalid { .. })), "{document}");
+            assert!(serde_json::from_str::<serde_json::Value>(document).is_err(), "{document}");
+        }
+    }
+
+    #[test]
+    fn a_cut_document_is_incomplete_wherever_it_is_cut() {
+        let document =
+            r#"{"a":[1,-2.5e+3,true,null,"x\"\u00e9 long enough to cross eight"],"b":{"c":false}} "#;
+        let complete = document.trim_end().len();
+        for cut in 0..complete {
+            assert_eq!(skip(&document[..cut]), Err(ScanError::Incomplete), "cut at {cut}");
+        }
+        assert_eq!(skip(document), Ok(complete));
+    }
+
+    #[test]
+    fn nesting_is_limited() {
+        let deep = format!("{}{} ", "[".repeat(200), "]".repeat(200));
+        assert!(
+            matches!(skip(&deep), Err(ScanError::Invalid { expected, .. }) if expected.contains("nesting"))
+        );
+        let fine = format!("{}{} ", "[".repeat(100), "]".repeat(100));
+        assert!(skip(&fine).is_ok());
+    }
+
+    #[test]
+    fn spans_unescape() {
+        let text = r#""a\"b\\c\n\u00e9\ud83d\ude00\ud800x""#;
+        let span = Scanner::new(text.as_bytes()).string().unwrap();
+        assert_eq!(span.text(text), "a\"b\\c\né😀\u{FFFD}x");
+        let plain = r#""plain""#;
+        let span = Scanner::new(plain.as_bytes()).string().unwrap();
+        assert!(matches!(span.text(plain), Cow::Borrowed("plain")));
+    }
+
+    #[test]
+    fn the_word_search_finds_the_first_special_byte() {
+        for position in 0..20 {
+            for special in [b'"', b'\\', 0x00, 0x1f] {
+                let mut bytes = vec![b'a'; 20];
+                bytes[position] = special;
+                bytes[19.min(position + 3)] = b'"';
+                assert_eq!(plain_run_end(&bytes, 0), position, "{special:#x} at {position}");
+            }
+        }
+        assert_eq!(plain_run_end("ééééé ü".as_bytes(), 0), "ééééé ü".len());
+        assert_eq!(special_run_end::<0x21>(b"0123456789 ", 0), 10);
+        assert_eq!(special_run_end::<0x21>(b"0123 ", 0), 4);
+    }
+}
