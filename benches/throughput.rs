@@ -12,6 +12,10 @@
 //!
 //! Sizes: `BENCH_SCALE` multiplies the corpus (default 1: 100 000 CloudTrail records, 800 000
 //! flow-log lines); `BENCH_BIG_RECORDS` sets the big file's record count (default 900 000, about 1 GB).
+//!
+//! Shared machines run at uneven speed, so each throughput figure is the best of
+//! `BENCH_REPEAT` runs (default 5), the reference and Trailhound taking turns so that both meet
+//! the same slow and fast moments.
 
 mod common;
 
@@ -50,6 +54,7 @@ fn main() {
     ensure_corpus(&cloudtrail_dir, CorpusSpec { cloudtrail_files: 25 * scale, flow_files: 0, ..spec() });
     ensure_corpus(&flow_dir, CorpusSpec { cloudtrail_files: 0, flow_files: 10 * scale, ..spec() });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let repeats: usize = std::env::var("BENCH_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
 
     println!("| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference |");
     println!("|---|---|---|---|---|---|---|");
@@ -61,8 +66,12 @@ fn main() {
         let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
         let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
         for threads in [cores, 1] {
-            let reference_run = run_reference(&files, threads, reference);
-            let trailhound_run = run_trailhound(dir, threads == 1);
+            let (mut reference_run, mut trailhound_run) = (None, None);
+            for _ in 0..repeats.max(1) {
+                keep_fastest(&mut reference_run, run_reference(&files, threads, reference));
+                keep_fastest(&mut trailhound_run, run_trailhound(dir, threads == 1));
+            }
+            let (reference_run, trailhound_run) = (reference_run.unwrap(), trailhound_run.unwrap());
             assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
             for (program, run) in
                 [("reference (gunzip + parse)", &reference_run), ("trailhound replay", &trailhound_run)]
@@ -94,6 +103,12 @@ fn main() {
             gunzipped_size(path) as f64 / 1e6,
             run.peak_rss_kib as f64 / 1024.0
         );
+    }
+}
+
+fn keep_fastest(best: &mut Option<Measure>, run: Measure) {
+    if best.as_ref().is_none_or(|best| run.seconds < best.seconds) {
+        *best = Some(run);
     }
 }
 

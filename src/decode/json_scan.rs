@@ -39,7 +39,9 @@ pub struct Span {
 }
 
 impl Span {
-    /// The string's value, unescaped, from `text`, the slice that was scanned.
+    /// The string's value, unescaped, from `text`, the slice that was scanned. It is borrowed
+    /// exactly when the string held no escape, and then, having no `"`, `\\` or control
+    /// character either, it is also a JSON string's content as it is.
     pub fn text<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let raw = &text[self.start as usize..self.end as usize];
         if self.escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) }
@@ -95,13 +97,7 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        if self.peek()? != b'{' {
-            return Err(self.invalid("'{'"));
-        }
-        self.enter()?;
-        if self.peek()? == b'}' {
-            self.at += 1;
-            self.depth -= 1;
+        if self.open(b'{', b'}', "'{'")? {
             return Ok(());
         }
         loop {
@@ -120,14 +116,8 @@ impl<'a> Scanner<'a> {
             } else {
                 member(self, raw)?;
             }
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(self.invalid("',' or '}' after a member")),
+            if self.item_end(b'}', "',' or '}' after a member")? {
+                return Ok(());
             }
         }
     }
@@ -138,26 +128,44 @@ impl<'a> Scanner<'a> {
         &mut self,
         mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
     ) -> Result<(), ScanError> {
-        if self.peek()? != b'[' {
-            return Err(self.invalid("'['"));
-        }
-        self.enter()?;
-        if self.peek()? == b']' {
-            self.at += 1;
-            self.depth -= 1;
+        if self.open(b'[', b']', "'['")? {
             return Ok(());
         }
         loop {
             element(self)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b']' => {
-                    self.at += 1;
-                    self.depth -= 1;
-                    return Ok(());
-                }
-                _ => return Err(self.invalid("',' or ']' after an element")),
+            if self.item_end(b']', "',' or ']' after an element")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// Opens a container at the current byte (`open`); true when it is empty (and closed).
+    fn open(&mut self, open: u8, close: u8, expected: &'static str) -> Result<bool, ScanError> {
+        if self.peek()? != open {
+            return Err(self.invalid(expected));
+        }
+        self.enter()?;
+        if self.peek()? == close {
+            self.at += 1;
+            self.depth -= 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// After a member or element: a `,` (false: more follow) or `close` (true: the end).
+    fn item_end(&mut self, close: u8, expected: &'static str) -> Result<bool, ScanError> {
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                Ok(false)
+            }
+            byte if byte == close => {
+                self.at += 1;
+                self.depth -= 1;
+                Ok(true)
+            }
+            _ => Err(self.invalid(expected)),
         }
     }
 

@@ -63,6 +63,11 @@ impl<'a> FlowLine<'a> {
     pub fn value(&self, index: usize) -> &'a str {
         &self.text[self.spans[index].clone()]
     }
+
+    /// Where each value is in `text`, in header order.
+    pub fn spans(&self) -> &'a [Range<usize>] {
+        self.spans
+    }
 }
 
 /// A problem with the file or one of its lines.
@@ -197,13 +202,7 @@ impl<R: BufRead> FlowReader<R> {
             }
         }
         let number = self.line_number;
-        let bytes = match held_bytes(&mut self.input, &self.line, self.held) {
-            Ok(bytes) => bytes,
-            Err(source) => {
-                self.failed = true;
-                return Err(FlowError::Read { line: number, source });
-            }
-        };
+        let bytes = held_bytes(&mut self.input, &self.line, self.held, number, &mut self.failed)?;
         let Ok(text) = std::str::from_utf8(bytes) else {
             return Err(FlowError::NotText { line: number });
         };
@@ -231,13 +230,7 @@ impl<R: BufRead> FlowReader<R> {
             Ok(RawLine::Line) => {}
         }
         let line_number = self.line_number;
-        let bytes = match held_bytes(&mut self.input, &self.line, self.held) {
-            Ok(bytes) => bytes,
-            Err(source) => {
-                self.failed = true;
-                return Err(FlowError::Read { line: line_number, source });
-            }
-        };
+        let bytes = held_bytes(&mut self.input, &self.line, self.held, line_number, &mut self.failed)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Prepared::Skip);
         }
@@ -330,11 +323,24 @@ impl<R: BufRead> FlowReader<R> {
     }
 }
 
-/// The bytes of the current line, wherever they are held. A function of the fields it needs, not
-/// a method, so that the borrow leaves the reader's spans and fields free.
-fn held_bytes<'a, R: BufRead>(input: &'a mut R, line: &'a [u8], held: Held) -> io::Result<&'a [u8]> {
+/// The bytes of current line `number`, wherever they are held; a read error is fatal (`failed`).
+/// A function of the fields it needs, not a method, so that the borrow leaves the reader's spans
+/// and fields free.
+fn held_bytes<'a, R: BufRead>(
+    input: &'a mut R,
+    line: &'a [u8],
+    held: Held,
+    number: u64,
+    failed: &mut bool,
+) -> Result<&'a [u8], FlowError> {
     Ok(match held {
-        Held::InBuffer { len, .. } => &input.fill_buf()?[..len],
+        Held::InBuffer { len, .. } => match input.fill_buf() {
+            Ok(buf) => &buf[..len],
+            Err(source) => {
+                *failed = true;
+                return Err(FlowError::Read { line: number, source });
+            }
+        },
         Held::Copied => line,
         Held::Nothing => &[],
     })

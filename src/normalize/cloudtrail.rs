@@ -68,10 +68,11 @@ pub fn normalize_fields(context: &ObjectContext, record: u64, text: &str, fields
         Some(id) if !id.is_empty() => id.into_owned(),
         _ => context.positional_id(record),
     };
-    let (time, timestamp) = read(&fields.event_time)
+    let event_time = read(&fields.event_time);
+    let (time, timestamp) = event_time
         .as_deref()
         .and_then(parse_rfc3339)
-        .unwrap_or_else(|| (super::format_unix(context.ingest_time), context.ingest_time));
+        .unwrap_or_else(|| (Cow::Owned(super::format_unix(context.ingest_time)), context.ingest_time));
 
     let mut out = Vec::with_capacity(text.len() + 768);
     push_envelope_start(&mut out, &id, LogType::CloudTrail, time.as_bytes());
@@ -144,26 +145,26 @@ fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {
     let is_ip = source_address.is_some_and(|a| a.parse::<IpAddr>().is_ok());
 
     let mut meta = ObjectWriter::open(out);
-    meta.text(member!("vmid"), event_name);
-    meta.text(member!("vendorinfo"), event_source);
+    meta.scanned(member!("vmid"), record.event_name.as_ref());
+    meta.scanned(member!("vendorinfo"), record.event_source.as_ref());
     if let (Some(source), Some(name)) = (event_source, event_name) {
         meta.joined(member!("command"), source, ':', name);
     }
-    meta.text(member!("account"), record.recipient_account_id.as_deref());
-    meta.text(member!("domainorigin"), record.account_id.as_deref());
-    meta.text(member!("login"), record.login.as_deref());
-    meta.text(member!("user_arn"), record.arn.as_deref());
-    meta.text(member!("identity_type"), record.identity_type.as_deref());
-    meta.text(member!("sip"), source_address.filter(|_| is_ip));
-    meta.text(member!("sname"), source_address.filter(|_| !is_ip));
-    meta.text(member!("useragent"), record.user_agent.as_deref());
-    meta.text(member!("region"), record.aws_region.as_deref());
+    meta.scanned(member!("account"), record.recipient_account_id.as_ref());
+    meta.scanned(member!("domainorigin"), record.account_id.as_ref());
+    meta.scanned(member!("login"), record.login.as_ref());
+    meta.scanned(member!("user_arn"), record.arn.as_ref());
+    meta.scanned(member!("identity_type"), record.identity_type.as_ref());
+    meta.scanned(member!("sip"), record.source_address.as_ref().filter(|_| is_ip));
+    meta.scanned(member!("sname"), record.source_address.as_ref().filter(|_| !is_ip));
+    meta.scanned(member!("useragent"), record.user_agent.as_ref());
+    meta.scanned(member!("region"), record.aws_region.as_ref());
     meta.text(member!("result"), Some(record.error_code.as_deref().unwrap_or("Success")));
-    meta.text(member!("reason"), record.error_message.as_deref());
-    meta.text(member!("session"), record.session.as_deref());
-    meta.text(member!("object"), record.object.as_deref());
-    meta.text(member!("objecttype"), record.object_type.as_deref());
-    meta.text(member!("tag1"), record.event_type.as_deref());
+    meta.scanned(member!("reason"), record.error_message.as_ref());
+    meta.scanned(member!("session"), record.session.as_ref());
+    meta.scanned(member!("object"), record.object.as_ref());
+    meta.scanned(member!("objecttype"), record.object_type.as_ref());
+    meta.scanned(member!("tag1"), record.event_type.as_ref());
     meta.text(member!("status"), record.read_only.map(|read_only| if read_only { "read" } else { "write" }));
     meta.close();
 }

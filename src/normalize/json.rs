@@ -17,6 +17,34 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// The size of the arrays [`push_padded`] copies.
+pub(super) const PADDED: usize = 32;
+
+/// Appends the first `len` bytes of `padded`. The whole array is copied (a fixed-size copy the
+/// compiler inlines) and the excess cut off: cheaper than a call to `memcpy` for a few bytes.
+#[inline]
+pub(super) fn push_padded(out: &mut Vec<u8>, padded: &[u8; PADDED], len: usize) {
+    let end = out.len() + len.min(PADDED);
+    out.extend_from_slice(padded);
+    out.truncate(end);
+}
+
+/// Appends `source[range]`, for short ranges by the same fixed-size copy as [`push_padded`]
+/// when `source` has room after the range.
+#[inline]
+pub(super) fn push_short(out: &mut Vec<u8>, source: &[u8], range: std::ops::Range<usize>) {
+    const WINDOW: usize = 16;
+    match source.get(range.start..range.start + WINDOW) {
+        Some(window) if range.len() <= WINDOW => {
+            let end = out.len() + range.len();
+            let window: &[u8; WINDOW] = window.try_into().expect("sixteen bytes");
+            out.extend_from_slice(window);
+            out.truncate(end);
+        }
+        _ => out.extend_from_slice(&source[range]),
+    }
+}
+
 /// `,"name":` as a string constant, for [`ObjectWriter`]'s members.
 macro_rules! member {
     ($name:literal) => {
@@ -46,6 +74,23 @@ impl<'a> ObjectWriter<'a> {
         if let Some(value) = value {
             self.out.extend_from_slice(member.as_bytes());
             push_str(self.out, value);
+        }
+    }
+
+    /// `"name":"value"` for a value read by `decode::json_scan::Span::text`, or nothing. A
+    /// borrowed value is copied as it is (the scanner found nothing in it to escape); an owned
+    /// one was decoded from escapes and is escaped again.
+    #[inline]
+    pub(super) fn scanned(&mut self, member: &'static str, value: Option<&std::borrow::Cow<'_, str>>) {
+        match value {
+            Some(std::borrow::Cow::Borrowed(plain)) => {
+                self.out.extend_from_slice(member.as_bytes());
+                self.out.reserve(plain.len() + 2);
+                self.out.push(b'"');
+                self.out.extend_from_slice(plain.as_bytes());
+                self.out.push(b'"');
+            }
+            other => self.text(member, other.map(|value| value.as_ref())),
         }
     }
 
@@ -91,6 +136,19 @@ mod tests {
         push_str(&mut out, "plain text/é");
         push_str(&mut out, "quote \" back \\ tab \t");
         assert_eq!(String::from_utf8(out).unwrap(), r#""plain text/é""quote \" back \\ tab \t""#);
+    }
+
+    #[test]
+    fn short_copies_write_exactly_the_bytes_asked_for() {
+        let mut out = b"x".to_vec();
+        let mut padded = [b'#'; PADDED];
+        padded[..3].copy_from_slice(b"abc");
+        push_padded(&mut out, &padded, 3);
+        let source = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        push_short(&mut out, source, 2..5);
+        push_short(&mut out, source, 30..36);
+        push_short(&mut out, source, 0..20);
+        assert_eq!(out, b"xabc234uvwxyz0123456789abcdefghij");
     }
 
     #[test]

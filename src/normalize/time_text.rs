@@ -1,17 +1,19 @@
 //! RFC 3339 times: CloudTrail's `eventTime` in, the contract's `time` out.
 
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 /// Parses an RFC 3339 time into (canonical UTC text, Unix seconds). CloudTrail's own form,
 /// `YYYY-MM-DDTHH:MM:SSZ`, is recognised without allocating a parser; any other valid RFC 3339
 /// time (fractions, offsets) is converted to UTC.
-pub fn parse_rfc3339(text: &str) -> Option<(String, i64)> {
+pub fn parse_rfc3339(text: &str) -> Option<(Cow<'_, str>, i64)> {
     if let Some(seconds) = canonical_unix(text) {
-        return Some((text.to_string(), seconds));
+        return Some((Cow::Borrowed(text), seconds));
     }
     let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?.to_offset(time::UtcOffset::UTC);
-    Some((parsed.format(&Rfc3339).ok()?, parsed.unix_timestamp()))
+    Some((Cow::Owned(parsed.format(&Rfc3339).ok()?), parsed.unix_timestamp()))
 }
 
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
@@ -42,10 +44,18 @@ impl UnixText {
         put(0, moment.year() as u32, 4);
         put(5, moment.month() as u32, 2);
         put(8, moment.day().into(), 2);
-        put(11, moment.hour().into(), 2);
-        put(14, moment.minute().into(), 2);
-        put(17, moment.second().into(), 2);
-        UnixText(text)
+        UnixText(text).with_time_of_day(moment.unix_timestamp())
+    }
+
+    /// This text with its clock replaced by the time of day of `seconds`: for a time known to
+    /// fall on the same (UTC) day, without working out the date again.
+    pub(super) fn with_time_of_day(mut self, seconds: i64) -> Self {
+        let of_day = seconds.rem_euclid(86_400) as u32;
+        for (at, value) in [(11, of_day / 3600), (14, of_day / 60 % 60), (17, of_day % 60)] {
+            self.0[at] = b'0' + (value / 10) as u8;
+            self.0[at + 1] = b'0' + (value % 10) as u8;
+        }
+        self
     }
 }
 
@@ -100,5 +110,7 @@ mod tests {
         assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_unix(253_402_300_799), "9999-12-31T23:59:59Z");
         assert_eq!(format_unix(-62_167_219_201), "1970-01-01T00:00:00Z", "year -1 is out of range");
+        let same_day = UnixText::of(1418515200).with_time_of_day(1418530010);
+        assert_eq!(same_day, UnixText::of(1418530010));
     }
 }

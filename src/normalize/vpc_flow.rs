@@ -29,19 +29,47 @@ pub struct LineError {
 struct FieldPlan {
     aws_name: String,
     /// `"name":` (plus the opening quote of the value for text fields), written in one copy.
-    member: Vec<u8>,
+    member: Member,
     /// The same for the copy (`tag1`, `tag2`), if any.
-    copy_member: Option<Vec<u8>>,
+    copy_member: Option<Member>,
     integer: bool,
 }
 
-fn member_prefix(name: &str, integer: bool) -> Vec<u8> {
-    debug_assert!(json::is_plain_name(name));
-    let mut prefix = format!("\"{name}\":").into_bytes();
-    if !integer {
-        prefix.push(b'"');
+/// A member prefix, `"name":` (plus `"` for text), kept in a padded array when it is short so
+/// that writing it is one fixed-size copy (see [`json::push_padded`]).
+#[derive(Debug)]
+struct Member {
+    padded: [u8; json::PADDED],
+    bytes: Vec<u8>,
+}
+
+impl Member {
+    fn new(name: &str, integer: bool) -> Self {
+        debug_assert!(json::is_plain_name(name));
+        let mut bytes = format!("\"{name}\":").into_bytes();
+        if !integer {
+            bytes.push(b'"');
+        }
+        let mut padded = [0; json::PADDED];
+        if let Some(start) = padded.get_mut(..bytes.len()) {
+            start.copy_from_slice(&bytes);
+        }
+        Member { padded, bytes }
     }
-    prefix
+
+    fn push_to(&self, out: &mut Vec<u8>) {
+        if self.bytes.len() <= json::PADDED {
+            json::push_padded(out, &self.padded, self.bytes.len());
+        } else {
+            out.extend_from_slice(&self.bytes);
+        }
+    }
+
+    /// Writes `"name":"value"`, escaping the value (the prefix ends with the opening quote).
+    fn push_quoted_to(&self, out: &mut Vec<u8>, value: &str) {
+        out.extend_from_slice(&self.bytes[..self.bytes.len() - 1]);
+        json::push_str(out, value);
+    }
 }
 
 /// Normalizes the lines of one flow-log file, whose header fixed the field order.
@@ -50,6 +78,7 @@ pub struct FlowNormalizer {
     plans: Vec<FieldPlan>,
     start: Option<usize>,
     end: Option<usize>,
+    /// The day (Unix seconds / 86 400) of the last time formatted, and that time's text.
     last_time: Option<(i64, UnixText)>,
     /// The length of the last event, to size the next one's buffer in one allocation.
     last_length: usize,
@@ -95,8 +124,8 @@ impl FlowNormalizer {
                 let integer = INTEGER_FIELDS.contains(&aws_name.as_str());
                 FieldPlan {
                     aws_name: aws_name.clone(),
-                    member: member_prefix(&metadata_name, integer),
-                    copy_member: also_as.map(|copy| member_prefix(copy, false)),
+                    member: Member::new(&metadata_name, integer),
+                    copy_member: also_as.map(|copy| Member::new(copy, false)),
                     integer,
                 }
             })
@@ -118,16 +147,17 @@ impl FlowNormalizer {
             .find_map(|index| line.value(index).parse::<i64>().ok())
             .unwrap_or(context.ingest_time);
         let id = context.positional_id(line.number);
-        self.cache_time(seconds);
-        let time = &self.last_time.as_ref().expect("cached just above").1;
+        let time = self.time_text(seconds);
 
         let mut out = Vec::with_capacity(self.last_length.max(3 * line.text.len() + 256) + 64);
         push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, &time.0);
         context.push_origin(&mut out, "line", line.number);
         out.extend_from_slice(b",\"metadata\":{");
         let mut first = true;
-        for (plan, value) in self.plans.iter().zip(line.values()) {
-            if value == "-" {
+        let text = line.text.as_bytes();
+        for (plan, span) in self.plans.iter().zip(line.spans()) {
+            let value = &text[span.clone()];
+            if value == b"-" {
                 continue;
             }
             if !first {
@@ -139,17 +169,30 @@ impl FlowNormalizer {
                     return Err(LineError {
                         line: line.number,
                         field: plan.aws_name.clone(),
-                        value: value.to_string(),
+                        value: line.text[span.clone()].to_string(),
                     });
                 }
-                out.extend_from_slice(&plan.member);
-                out.extend_from_slice(value.as_bytes());
+                plan.member.push_to(&mut out);
+                json::push_short(&mut out, text, span.clone());
                 continue;
             }
-            push_text_member(&mut out, &plan.member, value, line.plain);
+            if line.plain {
+                plan.member.push_to(&mut out);
+                json::push_short(&mut out, text, span.clone());
+                out.push(b'"');
+                if let Some(copy) = &plan.copy_member {
+                    out.push(b',');
+                    copy.push_to(&mut out);
+                    json::push_short(&mut out, text, span.clone());
+                    out.push(b'"');
+                }
+                continue;
+            }
+            let value = &line.text[span.clone()];
+            plan.member.push_quoted_to(&mut out, value);
             if let Some(copy) = &plan.copy_member {
                 out.push(b',');
-                push_text_member(&mut out, copy, value, line.plain);
+                copy.push_quoted_to(&mut out, value);
             }
         }
         out.push(b'}');
@@ -166,29 +209,22 @@ impl FlowNormalizer {
         Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json: out })
     }
 
-    /// Lines of a file mostly share a few start times: format each one once.
-    fn cache_time(&mut self, seconds: i64) {
-        if self.last_time.as_ref().is_none_or(|(cached, _)| *cached != seconds) {
-            self.last_time = Some((seconds, UnixText::of(seconds)));
+    /// The lines of a file fall on one or two days: work the date out once per day.
+    fn time_text(&mut self, seconds: i64) -> UnixText {
+        let day = seconds.div_euclid(86_400);
+        match self.last_time {
+            Some((cached_day, text)) if cached_day == day => text.with_time_of_day(seconds),
+            _ => {
+                let text = UnixText::of(seconds);
+                self.last_time = Some((day, text));
+                text
+            }
         }
     }
 }
 
-/// Writes `"name":"value"` given the `"name":"` prefix; `plain` says the value needs no escaping.
-fn push_text_member(out: &mut Vec<u8>, member: &[u8], value: &str, plain: bool) {
-    if plain {
-        out.extend_from_slice(member);
-        out.extend_from_slice(value.as_bytes());
-        out.push(b'"');
-    } else {
-        out.extend_from_slice(&member[..member.len() - 1]);
-        json::push_str(out, value);
-    }
-}
-
 /// A whole number that can be copied into JSON as it is: 1 to 19 digits, no leading zero.
-fn is_json_integer(value: &str) -> bool {
-    let bytes = value.as_bytes();
+fn is_json_integer(bytes: &[u8]) -> bool {
     (1..=19).contains(&bytes.len())
         && bytes.iter().all(u8::is_ascii_digit)
         && (bytes[0] != b'0' || bytes.len() == 1)
