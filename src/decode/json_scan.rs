@@ -12,6 +12,8 @@
 
 use std::borrow::Cow;
 
+use wide::u8x16;
+
 /// Nesting deeper than this is refused, as serde_json does, so hostile input cannot exhaust the
 /// stack.
 const MAX_DEPTH: u32 = 128;
@@ -341,11 +343,34 @@ fn plain_run_end(bytes: &[u8], at: usize) -> usize {
 /// The offset of the first `"`, `\` or byte below `BELOW` at or after `at`, or the length.
 /// (Flow-log lines use `BELOW = 0x21`, which adds the space that separates their values.)
 ///
-/// Eight bytes at a time: for each kind, `(x - ONES·k) & !x & HIGH_BITS` flags the bytes below
-/// `k` (after `x ^ ONES·c` turned the bytes equal to `c` into zeros). A borrow can only flag
-/// bytes above a true match, so the lowest flag is exact.
+/// Sixteen bytes at a time with vector compares (SSE2 on x86-64, NEON on ARM, through `wide`),
+/// then eight at a time in a word for the tail.
 #[inline]
 pub(crate) fn special_run_end<const BELOW: u8>(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(chunk) = bytes.get(at..at + 16) {
+        let mask = special_mask::<BELOW>(chunk.try_into().expect("sixteen bytes"));
+        if mask != 0 {
+            return at + mask.trailing_zeros() as usize;
+        }
+        at += 16;
+    }
+    special_run_end_in_words::<BELOW>(bytes, at)
+}
+
+/// One bit per byte of `chunk` (bit `i` for byte `i`), set for `"`, `\` and bytes below `BELOW`.
+#[inline]
+pub(crate) fn special_mask<const BELOW: u8>(chunk: &[u8; 16]) -> u32 {
+    let bytes = u8x16::new(*chunk);
+    let below = bytes.min(u8x16::splat(BELOW - 1)).simd_eq(bytes);
+    let special = bytes.simd_eq(u8x16::splat(b'"')) | bytes.simd_eq(u8x16::splat(b'\\')) | below;
+    special.to_bitmask()
+}
+
+/// [`special_run_end`] eight bytes at a time: for each kind, `(x - ONES·k) & !x & HIGH_BITS` flags
+/// the bytes below `k` (after `x ^ ONES·c` turned the bytes equal to `c` into zeros). A borrow
+/// can only flag bytes above a true match, so the lowest flag is exact.
+#[inline]
+fn special_run_end_in_words<const BELOW: u8>(bytes: &[u8], mut at: usize) -> usize {
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
         let quote = word ^ (ONES * u64::from(b'"'));
@@ -515,6 +540,26 @@ mod tests {
         }
         assert_eq!(plain_run_end("ééééé ü".as_bytes(), 0), "ééééé ü".len());
         assert_eq!(special_run_end::<0x21>(b"0123456789 ", 0), 10);
+        // Every byte value at every place of the vector search and of the tail after it.
+        let scalar = |bytes: &[u8], below: u8| {
+            bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < below).unwrap_or(bytes.len())
+        };
+        for value in 0..=255u8 {
+            for position in 0..40 {
+                let mut bytes = vec![b'a'; 40];
+                bytes[position] = value;
+                assert_eq!(
+                    special_run_end::<0x20>(&bytes, 0),
+                    scalar(&bytes, 0x20),
+                    "{value:#x} at {position}"
+                );
+                assert_eq!(
+                    special_run_end::<0x21>(&bytes, 3),
+                    3 + scalar(&bytes[3..], 0x21),
+                    "{value:#x} at {position}"
+                );
+            }
+        }
         assert_eq!(special_run_end::<0x21>(b"0123 ", 0), 4);
     }
 }
