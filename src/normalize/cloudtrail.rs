@@ -20,7 +20,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 use super::json::{ObjectWriter, member};
-use super::{Event, ObjectContext, parse_rfc3339, push_envelope_start};
+use super::{EventBatch, ObjectContext, parse_rfc3339, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::cloudtrail::{REQUEST_TARGETS, RecordFields, scan_record};
 use crate::decode::json_scan::{ScanError, Span};
@@ -47,8 +47,13 @@ pub enum RecordError {
 }
 
 /// Normalizes record number `record` of an object (1-based) from its raw JSON bytes (a record
-/// of the LookupEvents API, or one not read by `decode::cloudtrail::RecordReader`).
-pub fn normalize_record(context: &ObjectContext, record: u64, raw: &[u8]) -> Result<Event, RecordError> {
+/// of the LookupEvents API, or one not read by `decode::cloudtrail::RecordReader`) into `out`.
+pub fn normalize_record(
+    context: &ObjectContext,
+    record: u64,
+    raw: &[u8],
+    out: &mut EventBatch,
+) -> Result<(), RecordError> {
     let text = std::str::from_utf8(raw).map_err(|_| RecordError::NotText { record })?.trim();
     let invalid = |at, expected| RecordError::Json { record, at, expected };
     let (end, fields) = scan_record(text.as_bytes()).map_err(|error| match error {
@@ -58,15 +63,26 @@ pub fn normalize_record(context: &ObjectContext, record: u64, raw: &[u8]) -> Res
     if end != text.len() {
         return Err(invalid(end, "nothing after the record"));
     }
-    Ok(normalize_fields(context, record, text, &fields))
+    normalize_fields(context, record, text, &fields, out);
+    Ok(())
 }
 
-/// Normalizes record number `record` (1-based) whose `text` was scanned into `fields`.
-pub fn normalize_fields(context: &ObjectContext, record: u64, text: &str, fields: &RecordFields) -> Event {
+/// Normalizes record number `record` (1-based) whose `text` was scanned into `fields`, into `out`.
+pub fn normalize_fields(
+    context: &ObjectContext,
+    record: u64,
+    text: &str,
+    fields: &RecordFields,
+    batch: &mut EventBatch,
+) {
     let read = |span: &Option<Span>| span.map(|span| span.text(text));
+    let positional;
     let id = match read(&fields.event_id) {
-        Some(id) if !id.is_empty() => id.into_owned(),
-        _ => context.positional_id(record),
+        Some(id) if !id.is_empty() => id,
+        _ => {
+            positional = context.positional_id(record);
+            Cow::Borrowed(positional.as_str())
+        }
     };
     let event_time = read(&fields.event_time);
     let (time, timestamp) = event_time
@@ -74,15 +90,16 @@ pub fn normalize_fields(context: &ObjectContext, record: u64, text: &str, fields
         .and_then(parse_rfc3339)
         .unwrap_or_else(|| (Cow::Owned(super::format_unix(context.ingest_time)), context.ingest_time));
 
-    let mut out = Vec::with_capacity(text.len() + 768);
-    push_envelope_start(&mut out, &id, LogType::CloudTrail, time.as_bytes());
-    context.push_origin(&mut out, "record", record);
+    let out = batch.line();
+    out.reserve(text.len() + 1024);
+    push_envelope_start(out, &id, LogType::CloudTrail, time.as_bytes());
+    context.push_origin(out, "record", record);
     out.extend_from_slice(b",\"metadata\":");
-    push_metadata(&mut out, &Record::read(text, fields));
+    push_metadata(out, &Record::read(text, fields));
     out.extend_from_slice(b",\"raw\":");
     out.extend_from_slice(text.as_bytes());
     out.push(b'}');
-    Event { id, log_type: LogType::CloudTrail, timestamp, json: out }
+    batch.finish_line(&id, LogType::CloudTrail, timestamp);
 }
 
 /// The strings the metadata is made of, read from their spans.

@@ -12,6 +12,7 @@
 //!
 //! Like `decode`, this layer is synchronous and imports nothing from sources, sinks or tokio.
 
+mod batch;
 pub mod cloudtrail;
 mod json;
 mod time_text;
@@ -19,21 +20,9 @@ pub mod vpc_flow;
 
 use crate::decode::LogType;
 
+pub use batch::{Event, EventBatch};
 use time_text::UnixText;
 pub use time_text::{format_unix, parse_rfc3339};
-
-/// One normalized event, ready to ship.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Event {
-    /// Stable id: CloudTrail `eventID`; for flow logs a hash of bucket/key/line.
-    pub id: String,
-    /// What kind of log the event came from.
-    pub log_type: LogType,
-    /// The event time (`time` of the JSON line) as Unix seconds.
-    pub timestamp: i64,
-    /// The complete contract JSON line (UTF-8), without a line ending.
-    pub json: Vec<u8>,
-}
 
 /// Where the events of one object come from; fixed for the whole object.
 #[derive(Clone, Debug)]
@@ -98,7 +87,7 @@ impl ObjectContext {
 
     /// A stable id for the item at `position` (line or record number) of this object:
     /// 32 hex digits of XXH3-128 over `bucket/key/position`.
-    pub fn positional_id(&self, position: u64) -> String {
+    pub fn positional_id(&self, position: u64) -> PositionalId {
         let mut digits = itoa::Buffer::new();
         let digits = digits.format(position).as_bytes();
         let prefix = self.id_prefix.as_bytes();
@@ -144,14 +133,24 @@ fn origin_prefix(source: &str, members: &[(&str, &str)]) -> String {
     String::from_utf8(prefix).expect("serde_json writes UTF-8")
 }
 
-/// 32 lower-case hex digits.
-fn hex_128(value: u128) -> String {
+/// An id made of 32 lower-case hex digits, held without allocating (flow logs make one per line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PositionalId([u8; 32]);
+
+impl PositionalId {
+    /// The id's text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
+}
+
+fn hex_128(value: u128) -> PositionalId {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 32];
     for (index, digit) in hex.iter_mut().enumerate() {
         *digit = DIGITS[((value >> ((31 - index) * 4)) & 0xf) as usize];
     }
-    std::str::from_utf8(&hex).expect("hex digits are ASCII").to_string()
+    PositionalId(hex)
 }
 
 /// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.

@@ -8,7 +8,7 @@
 //! numbers. The event time is `start` (else `end`, else the time of collection).
 
 use super::json;
-use super::{Event, ObjectContext, UnixText, push_envelope_start};
+use super::{EventBatch, ObjectContext, UnixText, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::vpc_flow::FlowLine;
 
@@ -140,7 +140,12 @@ impl FlowNormalizer {
     }
 
     /// Normalizes one data line of the file.
-    pub fn normalize(&mut self, context: &ObjectContext, line: &FlowLine<'_>) -> Result<Event, LineError> {
+    pub fn normalize(
+        &mut self,
+        context: &ObjectContext,
+        line: &FlowLine<'_>,
+        batch: &mut EventBatch,
+    ) -> Result<(), LineError> {
         let seconds = [self.start, self.end]
             .into_iter()
             .flatten()
@@ -149,9 +154,11 @@ impl FlowNormalizer {
         let id = context.positional_id(line.number);
         let time = self.time_text(seconds);
 
-        let mut out = Vec::with_capacity(self.last_length.max(3 * line.text.len() + 256) + 64);
-        push_envelope_start(&mut out, &id, LogType::VpcFlowLogs, &time.0);
-        context.push_origin(&mut out, "line", line.number);
+        let out = batch.line();
+        out.reserve(self.last_length.max(3 * line.text.len() + 256) + 64);
+        let start = out.len();
+        push_envelope_start(out, id.as_str(), LogType::VpcFlowLogs, &time.0);
+        context.push_origin(out, "line", line.number);
         out.extend_from_slice(b",\"metadata\":{");
         let mut first = true;
         let text = line.text.as_bytes();
@@ -166,33 +173,34 @@ impl FlowNormalizer {
             first = false;
             if plan.integer {
                 if !is_json_integer(value) {
+                    batch.discard_line();
                     return Err(LineError {
                         line: line.number,
                         field: plan.aws_name.clone(),
                         value: line.text[span.clone()].to_string(),
                     });
                 }
-                plan.member.push_to(&mut out);
-                json::push_short(&mut out, text, span.clone());
+                plan.member.push_to(out);
+                json::push_short(out, text, span.clone());
                 continue;
             }
             if line.plain {
-                plan.member.push_to(&mut out);
-                json::push_short(&mut out, text, span.clone());
+                plan.member.push_to(out);
+                json::push_short(out, text, span.clone());
                 out.push(b'"');
                 if let Some(copy) = &plan.copy_member {
                     out.push(b',');
-                    copy.push_to(&mut out);
-                    json::push_short(&mut out, text, span.clone());
+                    copy.push_to(out);
+                    json::push_short(out, text, span.clone());
                     out.push(b'"');
                 }
                 continue;
             }
             let value = &line.text[span.clone()];
-            plan.member.push_quoted_to(&mut out, value);
+            plan.member.push_quoted_to(out, value);
             if let Some(copy) = &plan.copy_member {
                 out.push(b',');
-                copy.push_quoted_to(&mut out, value);
+                copy.push_quoted_to(out, value);
             }
         }
         out.push(b'}');
@@ -202,11 +210,12 @@ impl FlowNormalizer {
             out.extend_from_slice(line.text.as_bytes());
             out.push(b'"');
         } else {
-            json::push_str(&mut out, line.text);
+            json::push_str(out, line.text);
         }
         out.push(b'}');
-        self.last_length = out.len();
-        Ok(Event { id, log_type: LogType::VpcFlowLogs, timestamp: seconds, json: out })
+        self.last_length = out.len() - start;
+        batch.finish_line(id.as_str(), LogType::VpcFlowLogs, seconds);
+        Ok(())
     }
 
     /// The lines of a file fall on one or two days: work the date out once per day.
@@ -244,6 +253,8 @@ mod tests {
         let mut reader = FlowReader::new(Cursor::new(text.as_bytes().to_vec()));
         let mut normalizer = None;
         let mut results = Vec::new();
+        // One batch for the whole file, as the pipeline does: a refused line leaves no trace.
+        let mut batch = EventBatch::default();
         loop {
             match reader.next_line() {
                 Ok(None) => break,
@@ -252,9 +263,10 @@ mod tests {
                     let normalizer = normalizer.get_or_insert_with(|| FlowNormalizer::new(line.fields()));
                     results.push(
                         normalizer
-                            .normalize(&context, &line)
-                            .map(|event| {
-                                let value: Value = serde_json::from_slice(&event.json).unwrap();
+                            .normalize(&context, &line, &mut batch)
+                            .map(|()| {
+                                let event = batch.get(batch.len() - 1);
+                                let value: Value = serde_json::from_slice(event.json).unwrap();
                                 assert_eq!(value["event_id"], json!(event.id));
                                 value
                             })
@@ -263,6 +275,13 @@ mod tests {
                 }
             }
         }
+        let lines: Vec<Value> = batch
+            .ndjson()
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| serde_json::from_slice(line).unwrap())
+            .collect();
+        assert_eq!(lines, results.iter().filter_map(|result| result.clone().ok()).collect::<Vec<_>>());
         results
     }
 

@@ -25,13 +25,13 @@ use tokio::sync::mpsc;
 
 use super::{Sink, SinkError};
 use crate::ack::Receipt;
-use crate::normalize::Event;
+use crate::normalize::EventBatch;
 use crate::source::Batch;
 use crate::telemetry::Stats;
 
 /// One batch on its way to every sink.
 pub struct Shipment {
-    events: Vec<Event>,
+    events: EventBatch,
     pending_sinks: AtomicUsize,
     receipt: Mutex<Option<Receipt>>,
     stats: Arc<Stats>,
@@ -48,7 +48,7 @@ impl Shipment {
     }
 
     /// The events of the batch.
-    pub fn events(&self) -> &[Event] {
+    pub fn events(&self) -> &EventBatch {
         &self.events
     }
 

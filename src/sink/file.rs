@@ -5,18 +5,17 @@
 //! across two files.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use super::SinkError;
-use super::encode::write_ndjson;
 use crate::config::FileSinkConfig;
-use crate::normalize::Event;
+use crate::normalize::EventBatch;
 
 /// Appends NDJSON to a file.
 pub struct FileSink {
     config: FileSinkConfig,
-    out: BufWriter<File>,
+    out: File,
     size: u64,
 }
 
@@ -33,11 +32,18 @@ impl FileSink {
         &self.config.path
     }
 
-    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
+    /// Appends the batches, each written as it is (it is already NDJSON text).
+    pub(super) fn write_batches<'b>(
+        &mut self,
+        batches: impl Iterator<Item = &'b EventBatch>,
+    ) -> io::Result<()> {
         if self.config.rotate_max_bytes > 0 && self.size >= self.config.rotate_max_bytes {
             self.rotate()?;
         }
-        self.size += write_ndjson(&mut self.out, events)?;
+        for batch in batches {
+            self.out.write_all(batch.ndjson())?;
+            self.size += batch.ndjson().len() as u64;
+        }
         self.out.flush()
     }
 
@@ -63,27 +69,29 @@ impl FileSink {
     }
 }
 
-fn open_append(path: &Path) -> io::Result<(BufWriter<File>, u64)> {
+fn open_append(path: &Path) -> io::Result<(File, u64)> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
     let size = file.metadata()?.len();
-    Ok((BufWriter::with_capacity(1 << 20, file), size))
+    Ok((file, size))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decode::LogType;
+    use crate::normalize::Event;
 
-    fn event(n: u32) -> Event {
-        Event {
-            id: n.to_string(),
-            log_type: LogType::CloudTrail,
-            timestamp: 0,
-            json: format!("{{\"n\":{n:04}}}").into_bytes(),
+    /// Events `numbers`, each `{"n":NNNN}` (11 bytes with its line ending).
+    fn batch(numbers: std::ops::Range<u32>) -> EventBatch {
+        let mut batch = EventBatch::default();
+        for n in numbers {
+            let json = format!("{{\"n\":{n:04}}}");
+            batch.push(Event { id: "", log_type: LogType::CloudTrail, timestamp: 0, json: json.as_bytes() });
         }
+        batch
     }
 
     #[test]
@@ -94,21 +102,21 @@ mod tests {
         std::fs::write(&path, "{\"old\":1}\n").unwrap();
         let config = FileSinkConfig { path: path.clone(), rotate_max_bytes: 1024, rotate_keep: 2 };
         let mut sink = FileSink::open(&config).unwrap();
-        sink.write_batch(&[&event(1)]).unwrap();
+        sink.write_batches([&batch(1..2)].into_iter()).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"old\":1}\n{\"n\":0001}\n");
 
         // 100 events of 11 bytes fill the file past 1024 bytes; the next batches rotate.
-        let many: Vec<Event> = (0..100).map(event).collect();
-        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
-        sink.write_batch(&[&event(2)]).unwrap();
+        let many = batch(0..100);
+        sink.write_batches([&many].into_iter()).unwrap();
+        sink.write_batches([&batch(2..3)].into_iter()).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":0002}\n");
         assert!(
             std::fs::read_to_string(format!("{}.1", path.display())).unwrap().ends_with("{\"n\":0099}\n")
         );
-        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
-        sink.write_batch(&[&event(3)]).unwrap();
-        sink.write_batch(&many.iter().collect::<Vec<_>>()).unwrap();
-        sink.write_batch(&[&event(4)]).unwrap();
+        sink.write_batches([&many].into_iter()).unwrap();
+        sink.write_batches([&batch(3..4)].into_iter()).unwrap();
+        sink.write_batches([&many].into_iter()).unwrap();
+        sink.write_batches([&batch(4..5)].into_iter()).unwrap();
         assert!(std::fs::metadata(format!("{}.2", path.display())).is_ok());
         assert!(std::fs::metadata(format!("{}.3", path.display())).is_err());
     }

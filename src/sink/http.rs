@@ -100,7 +100,7 @@ impl HttpSink {
     }
 
     /// Sends `events` in requests of at most `batch_max_events` events and `batch_max_bytes` bytes.
-    pub(super) fn write_batch(&mut self, events: &[&Event]) -> Result<(), SinkError> {
+    pub(super) fn write_batch(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
         let mut start = 0;
         while start < events.len() {
             let mut end = start;
@@ -119,8 +119,8 @@ impl HttpSink {
     }
 
     /// Sends one request's events until each is accepted or kept as rejected.
-    fn deliver(&mut self, events: &[&Event]) -> Result<(), SinkError> {
-        let mut pending: Vec<&Event> = events.to_vec();
+    fn deliver(&mut self, events: &[Event<'_>]) -> Result<(), SinkError> {
+        let mut pending: Vec<Event<'_>> = events.to_vec();
         let mut delay = Duration::from_millis(200);
         while !pending.is_empty() {
             match self.send(&pending) {
@@ -172,7 +172,7 @@ impl HttpSink {
         Ok(())
     }
 
-    fn keep_rejected(&mut self, events: &[&Event], reason: &str) -> Result<(), SinkError> {
+    fn keep_rejected(&mut self, events: &[Event<'_>], reason: &str) -> Result<(), SinkError> {
         let describe = self.describe();
         self.rejected
             .keep(events.iter().copied(), reason)
@@ -180,7 +180,7 @@ impl HttpSink {
     }
 
     /// One POST of `events`.
-    fn send(&mut self, events: &[&Event]) -> Result<(), Failure> {
+    fn send(&mut self, events: &[Event<'_>]) -> Result<(), Failure> {
         let body = self.encoder.body(events);
         let (body, gzip) = match self.config.compression {
             HttpCompression::Gzip => (gzip(&body), true),
@@ -316,7 +316,7 @@ impl Encoder {
         }
     }
 
-    fn body(&self, events: &[&Event]) -> Vec<u8> {
+    fn body(&self, events: &[Event<'_>]) -> Vec<u8> {
         let size: usize = events.iter().map(|event| event.json.len() + 160).sum();
         let mut body = Vec::with_capacity(size);
         for event in events {
@@ -330,7 +330,7 @@ impl Encoder {
                     body.extend_from_slice(prefix.as_bytes());
                     body.extend_from_slice(itoa::Buffer::new().format(event.timestamp).as_bytes());
                     body.extend_from_slice(b",\"event\":");
-                    body.extend_from_slice(&event.json);
+                    body.extend_from_slice(event.json);
                     body.extend_from_slice(b"}\n");
                     continue;
                 }
@@ -342,7 +342,7 @@ impl Encoder {
                     body.push(b'\n');
                 }
             }
-            body.extend_from_slice(&event.json);
+            body.extend_from_slice(event.json);
             body.push(b'\n');
         }
         body
@@ -438,8 +438,8 @@ mod tests {
     use super::*;
     use crate::config::HttpSinkConfig;
 
-    fn event(id: &str, log_type: LogType, json: &str) -> Event {
-        Event { id: id.into(), log_type, timestamp: 1_714_557_909, json: json.as_bytes().to_vec() }
+    fn event<'a>(id: &'a str, log_type: LogType, json: &'a str) -> Event<'a> {
+        Event { id, log_type, timestamp: 1_714_557_909, json: json.as_bytes() }
     }
 
     #[test]
@@ -450,7 +450,7 @@ mod tests {
         let encoder = Encoder::new(&config);
         let (a, b) =
             (event("a", LogType::CloudTrail, "{\"x\":1}"), event("b", LogType::VpcFlowLogs, "{\"y\":2}"));
-        let body = String::from_utf8(encoder.body(&[&a, &b])).unwrap();
+        let body = String::from_utf8(encoder.body(&[a, b])).unwrap();
         assert_eq!(
             body,
             "{\"sourcetype\":\"aws:cloudtrail\",\"index\":\"aws\",\"host\":\"collector-1\",\"time\":1714557909,\"event\":{\"x\":1}}\n\
@@ -463,7 +463,7 @@ mod tests {
         let config = HttpSinkConfig::from_url("http://es:9200/_bulk").unwrap();
         let encoder = Encoder::new(&config);
         let a = event("id\"1", LogType::CloudTrail, "{\"x\":1}");
-        let body = String::from_utf8(encoder.body(&[&a])).unwrap();
+        let body = String::from_utf8(encoder.body(&[a])).unwrap();
         assert_eq!(
             body,
             "{\"index\":{\"_index\":\"trailhound-2024.05.01\",\"_id\":\"id\\\"1\"}}\n{\"x\":1}\n"

@@ -5,7 +5,6 @@
 //! to the operating system (`flush`) or the receiver answered that it took them, which is what a
 //! later checkpoint may rely on.
 
-mod encode;
 pub mod fanout;
 mod file;
 mod http;
@@ -19,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::config::SinkConfig;
-use crate::normalize::Event;
+use crate::normalize::{Event, EventBatch};
 use crate::telemetry::Stats;
 
 pub use fanout::{Batching, Shipment};
@@ -122,12 +121,13 @@ impl Sink {
     /// Writes the events of `shipments`, retrying as the sink's kind allows, and returns once the
     /// destination has them all.
     pub fn write(&mut self, shipments: &[Arc<Shipment>]) -> Result<(), SinkError> {
-        let events: Vec<&Event> = shipments.iter().flat_map(|shipment| shipment.events()).collect();
+        let batches = || shipments.iter().map(|shipment| shipment.events());
+        let events = || batches().flat_map(EventBatch::iter).collect::<Vec<Event<'_>>>();
         let io_result = match self {
-            Sink::Stdout(sink) => sink.write_batch(&events),
-            Sink::File(sink) => sink.write_batch(&events),
-            Sink::Syslog(sink) => sink.write_batch(&events),
-            Sink::Http(sink) => return sink.write_batch(&events),
+            Sink::Stdout(sink) => sink.write_batches(batches()),
+            Sink::File(sink) => sink.write_batches(batches()),
+            Sink::Syslog(sink) => sink.write_batch(&events()),
+            Sink::Http(sink) => return sink.write_batch(&events()),
         };
         io_result.map_err(|source| SinkError::Io { sink: self.describe(), source })
     }

@@ -33,7 +33,7 @@ impl RejectedEvents {
     /// Keeps `events`, refused for `reason`.
     pub(super) fn keep<'e>(
         &mut self,
-        events: impl IntoIterator<Item = &'e Event>,
+        events: impl IntoIterator<Item = Event<'e>>,
         reason: &str,
     ) -> io::Result<()> {
         if self.file.is_none() {
@@ -52,7 +52,7 @@ impl RejectedEvents {
         let mut count = 0;
         for event in events {
             out.write_all(prefix.as_bytes())?;
-            out.write_all(&event.json)?;
+            out.write_all(event.json)?;
             out.write_all(b"}\n")?;
             count += 1;
         }

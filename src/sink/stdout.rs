@@ -1,24 +1,30 @@
 //! The `stdout` sink: NDJSON on standard output.
 
-use std::io::{self, BufWriter, Stdout, Write};
+use std::io::{self, Write};
 
-use super::encode::write_ndjson;
-use crate::normalize::Event;
+use crate::normalize::EventBatch;
 
-/// Writes NDJSON to standard output, flushing after every batch.
+/// Writes NDJSON to standard output. A batch is already NDJSON text: it is written as it is,
+/// in one call, without a copy into a buffer of our own.
 pub struct StdoutSink {
-    out: BufWriter<Stdout>,
+    out: io::Stdout,
 }
 
 impl StdoutSink {
     /// A sink on this process's standard output.
     pub fn new() -> Self {
-        StdoutSink { out: BufWriter::with_capacity(1 << 20, io::stdout()) }
+        StdoutSink { out: io::stdout() }
     }
 
-    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
-        write_ndjson(&mut self.out, events)?;
-        self.out.flush()
+    pub(super) fn write_batches<'b>(
+        &mut self,
+        batches: impl Iterator<Item = &'b EventBatch>,
+    ) -> io::Result<()> {
+        let mut out = self.out.lock();
+        for batch in batches {
+            out.write_all(batch.ndjson())?;
+        }
+        out.flush()
     }
 }
 

@@ -67,7 +67,7 @@ impl SyslogSink {
 
     /// Sends a batch; on a TCP or TLS failure reconnects with back-off and sends the whole batch
     /// again, until it goes through.
-    pub(super) fn write_batch(&mut self, events: &[&Event]) -> io::Result<()> {
+    pub(super) fn write_batch(&mut self, events: &[Event<'_>]) -> io::Result<()> {
         let mut delay = Duration::from_millis(200);
         loop {
             match self.try_batch(events) {
@@ -83,7 +83,7 @@ impl SyslogSink {
         }
     }
 
-    fn try_batch(&mut self, events: &[&Event]) -> io::Result<()> {
+    fn try_batch(&mut self, events: &[Event<'_>]) -> io::Result<()> {
         if self.connection.is_none() {
             self.connection = Some(self.connect()?);
         }
@@ -148,13 +148,13 @@ impl SyslogSink {
     }
 
     /// One record: header, then the event's JSON.
-    fn format(&self, event: &Event, out: &mut Vec<u8>) {
+    fn format(&self, event: &Event<'_>, out: &mut Vec<u8>) {
         let priority = self.config.facility * 8 + self.config.severity;
         let app = &self.config.app_name;
         match self.config.rfc {
             SyslogRfc::Rfc5424 => {
                 let time = rfc3339_of(event.timestamp);
-                let id = escape_sd(&event.id);
+                let id = escape_sd(event.id);
                 let msgid = event.log_type.as_str();
                 let header = format!(
                     "<{priority}>1 {time} {} {app} {} {msgid} [{SD_ID} event_id=\"{id}\"] ",
@@ -168,7 +168,7 @@ impl SyslogSink {
                 out.extend_from_slice(header.as_bytes());
             }
         }
-        out.extend_from_slice(&event.json);
+        out.extend_from_slice(event.json);
     }
 }
 
@@ -259,13 +259,8 @@ mod tests {
         SyslogSink { process_id: 42, ..SyslogSink::new(&config).unwrap() }
     }
 
-    fn event() -> Event {
-        Event {
-            id: "a\"b]".into(),
-            log_type: LogType::CloudTrail,
-            timestamp: 1_714_557_909,
-            json: b"{\"x\":1}".to_vec(),
-        }
+    fn event() -> Event<'static> {
+        Event { id: "a\"b]", log_type: LogType::CloudTrail, timestamp: 1_714_557_909, json: b"{\"x\":1}" }
     }
 
     #[test]

@@ -15,14 +15,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ack::Receipt;
-use crate::normalize::Event;
+use crate::normalize::EventBatch;
 use crate::telemetry::Stats;
 
 /// Events travelling together from a source to the sinks.
 #[derive(Debug)]
 pub struct Batch {
     /// The events, in the order they were read.
-    pub events: Vec<Event>,
+    pub events: EventBatch,
     /// Settled once every sink accepted the events, for sources that checkpoint.
     pub receipt: Option<Receipt>,
 }

@@ -14,11 +14,15 @@ use crate::decode::vpc_flow::FlowReader;
 use crate::decode::{self, LogType};
 use crate::normalize::cloudtrail::normalize_fields;
 use crate::normalize::vpc_flow::FlowNormalizer;
-use crate::normalize::{Event, ObjectContext};
+use crate::normalize::{EventBatch, ObjectContext};
 use crate::telemetry::Stats;
 
-/// Events per batch handed to the pipeline.
+/// Events per batch handed to the pipeline (at most).
 pub const BATCH_SIZE: usize = 128;
+
+/// NDJSON bytes per batch: a batch is handed on once it holds this much, even with fewer than
+/// [`BATCH_SIZE`] events, so large records do not make large batches.
+pub const BATCH_BYTES: usize = 1 << 20;
 
 /// How many problems of one object are printed; the rest are only counted.
 const PROBLEMS_SHOWN_PER_OBJECT: u64 = 10;
@@ -72,10 +76,9 @@ pub fn ingest<R: Read + Send + 'static>(
     context: &ObjectContext,
     log_type: Option<LogType>,
     stats: &Arc<Stats>,
-    emit: &mut dyn FnMut(Vec<Event>) -> Result<(), Stopped>,
+    emit: &mut dyn FnMut(EventBatch) -> Result<(), Stopped>,
 ) -> ObjectReport {
-    let mut run =
-        Ingest { context, stats, emit, batch: Vec::with_capacity(BATCH_SIZE), events: 0, bad_items: 0 };
+    let mut run = Ingest { context, stats, emit, batch: EventBatch::default(), events: 0, bad_items: 0 };
     let counted = CountingRead { inner: raw, stats: Arc::clone(stats) };
     let opened = match decode::open(counted) {
         Ok(opened) => opened,
@@ -109,8 +112,8 @@ pub fn ingest<R: Read + Send + 'static>(
 struct Ingest<'a> {
     context: &'a ObjectContext,
     stats: &'a Arc<Stats>,
-    emit: &'a mut dyn FnMut(Vec<Event>) -> Result<(), Stopped>,
-    batch: Vec<Event>,
+    emit: &'a mut dyn FnMut(EventBatch) -> Result<(), Stopped>,
+    batch: EventBatch,
     events: u64,
     bad_items: u64,
 }
@@ -119,16 +122,18 @@ impl Ingest<'_> {
     fn cloudtrail(&mut self, reader: impl BufRead) -> Outcome {
         let mut records = RecordReader::new(reader);
         loop {
-            let event = match records.next_record() {
+            match records.next_record() {
                 Ok(None) => break,
-                Ok(Some(record)) => normalize_fields(self.context, record.index, record.text, record.fields),
+                Ok(Some(record)) => {
+                    normalize_fields(self.context, record.index, record.text, record.fields, &mut self.batch)
+                }
                 Err(error) if error.is_fatal() => return Outcome::Failed(error.to_string()),
                 Err(error) => {
                     self.bad_item(&error);
                     continue;
                 }
-            };
-            if self.push(event).is_err() {
+            }
+            if self.batch_full() && self.flush().is_err() {
                 return Outcome::Stopped;
             }
         }
@@ -154,13 +159,11 @@ impl Ingest<'_> {
                 }
             };
             let normalizer = normalizer.get_or_insert_with(|| FlowNormalizer::new(line.fields()));
-            match normalizer.normalize(self.context, &line) {
-                Ok(event) => {
-                    if self.push(event).is_err() {
-                        return Outcome::Stopped;
-                    }
-                }
-                Err(error) => self.bad_item(&error),
+            if let Err(error) = normalizer.normalize(self.context, &line, &mut self.batch) {
+                self.bad_item(&error);
+            }
+            if self.batch_full() && self.flush().is_err() {
+                return Outcome::Stopped;
             }
         }
         if self.events == 0 && self.bad_items == 0 && normalizer.is_none() && !lines.has_header() {
@@ -169,19 +172,18 @@ impl Ingest<'_> {
         Outcome::Complete
     }
 
-    fn push(&mut self, event: Event) -> Result<(), Stopped> {
-        self.batch.push(event);
-        if self.batch.len() >= BATCH_SIZE {
-            return self.flush();
-        }
-        Ok(())
+    fn batch_full(&self) -> bool {
+        self.batch.len() >= BATCH_SIZE || self.batch.ndjson().len() >= BATCH_BYTES
     }
 
     fn flush(&mut self) -> Result<(), Stopped> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_SIZE));
+        // The next batch will most likely be like this one: allocate for it at once.
+        let next =
+            EventBatch::with_capacity(BATCH_SIZE, self.batch.ndjson().len() + self.batch.ndjson().len() / 8);
+        let batch = std::mem::replace(&mut self.batch, next);
         let count = batch.len() as u64;
         (self.emit)(batch)?;
         self.events += count;

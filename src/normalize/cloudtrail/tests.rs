@@ -13,10 +13,19 @@ fn context() -> ObjectContext {
     )
 }
 
+/// `raw` normalized as record number `record` of the test object, alone in a batch.
+fn normalized(record: u64, raw: &[u8]) -> Result<EventBatch, RecordError> {
+    let mut batch = EventBatch::default();
+    normalize_record(&context(), record, raw, &mut batch)?;
+    assert_eq!(batch.len(), 1);
+    Ok(batch)
+}
+
 fn event_of(record: &Value) -> Value {
     let raw = serde_json::to_vec(record).unwrap();
-    let event = normalize_record(&context(), 3, &raw).unwrap();
-    let line: Value = serde_json::from_slice(&event.json).unwrap();
+    let batch = normalized(3, &raw).unwrap();
+    let event = batch.get(0);
+    let line: Value = serde_json::from_slice(event.json).unwrap();
     assert_eq!(line["event_id"], json!(event.id));
     assert_eq!(&line["raw"], record, "raw must be the original record");
     line
@@ -195,9 +204,9 @@ fn lookup_events_read_only_string_and_odd_types_are_tolerated() {
 #[test]
 fn missing_event_id_gets_a_stable_positional_id() {
     let raw = br#"{"eventTime":"2024-05-01T00:00:00Z"}"#;
-    let first = normalize_record(&context(), 7, raw).unwrap();
-    let again = normalize_record(&context(), 7, raw).unwrap();
-    let other = normalize_record(&context(), 8, raw).unwrap();
+    let (first, again, other) =
+        (normalized(7, raw).unwrap(), normalized(7, raw).unwrap(), normalized(8, raw).unwrap());
+    let (first, again, other) = (first.get(0), again.get(0), other.get(0));
     assert_eq!(first.id, again.id);
     assert_ne!(first.id, other.id);
     assert_eq!(first.id.len(), 32);
@@ -205,9 +214,10 @@ fn missing_event_id_gets_a_stable_positional_id() {
 
 #[test]
 fn unreadable_time_falls_back_to_ingest_time() {
-    let event = normalize_record(&context(), 1, br#"{"eventID":"x","eventTime":"soon"}"#).unwrap();
+    let batch = normalized(1, br#"{"eventID":"x","eventTime":"soon"}"#).unwrap();
+    let event = batch.get(0);
     assert_eq!(event.timestamp, 1_700_000_000);
-    let line: Value = serde_json::from_slice(&event.json).unwrap();
+    let line: Value = serde_json::from_slice(event.json).unwrap();
     assert_eq!(line["time"], "2023-11-14T22:13:20Z");
 }
 
@@ -222,9 +232,9 @@ fn escaped_strings_and_unicode_survive() {
 
 #[test]
 fn invalid_json_is_an_error_with_the_record_number() {
-    let error = normalize_record(&context(), 5, br#"{"eventID": tru}"#).unwrap_err();
+    let error = normalized(5, br#"{"eventID": tru}"#).unwrap_err();
     assert!(error.to_string().starts_with("record 5: invalid JSON"), "{error}");
-    let error = normalize_record(&context(), 6, b"{\"a\":\"\xff\"}").unwrap_err();
+    let error = normalized(6, b"{\"a\":\"\xff\"}").unwrap_err();
     assert_eq!(error.to_string(), "record 6: not UTF-8 text");
 }
 

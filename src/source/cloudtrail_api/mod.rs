@@ -24,13 +24,13 @@ use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::primitives::DateTime;
 
 use self::rate::RateLimiter;
-use super::object::BATCH_SIZE;
+use super::object::{BATCH_BYTES, BATCH_SIZE};
 use super::{Batch, RunMode, SourceContext, blocking, now};
 use crate::ack::{Acknowledgement, Delivery};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::{CloudTrailApiSource, Credentials};
-use crate::normalize::ObjectContext;
 use crate::normalize::cloudtrail::normalize_record;
+use crate::normalize::{EventBatch, ObjectContext};
 use crate::telemetry::Stats;
 
 /// Why the source cannot go on.
@@ -232,18 +232,19 @@ impl RegionPoller {
         found.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
         let acknowledgement = Acknowledgement::new();
         let context = ObjectContext::for_api(&self.name, &self.region, now());
-        let mut batch = Vec::with_capacity(BATCH_SIZE);
+        let mut batch = EventBatch::default();
         let mut stopped = false;
         for (index, event) in found.iter().enumerate() {
-            match normalize_record(&context, index as u64 + 1, event.record.as_bytes()) {
-                Ok(normalized) => batch.push(normalized),
+            match normalize_record(&context, index as u64 + 1, event.record.as_bytes(), &mut batch) {
+                Ok(()) => {}
                 Err(error) => {
                     Stats::add(&self.context.stats.bad_items, 1);
                     tracing::warn!(source = %self.name, region = %self.region, "event {}: {error}", event.id);
                 }
             }
-            if batch.len() == BATCH_SIZE || index + 1 == found.len() {
-                let events = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_SIZE));
+            let full = batch.len() >= BATCH_SIZE || batch.ndjson().len() >= BATCH_BYTES;
+            if full || index + 1 == found.len() {
+                let events = std::mem::take(&mut batch);
                 Stats::add(&self.context.stats.events, events.len() as u64);
                 let sent =
                     self.context.out.send(Batch { events, receipt: Some(acknowledgement.receipt()) }).await;
