@@ -524,8 +524,11 @@ mod tests {
                         state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                     // Control characters are rare, so that most lines take the block path.
                     let pick = (state >> 33) as usize % (alphabet.len() * 4);
-                    let piece =
-                        alphabet.get(pick).copied().filter(|p| *p != b"\t" || pick % 7 == 0).unwrap_or(b"x");
+                    let piece = alphabet
+                        .get(pick)
+                        .copied()
+                        .filter(|p| *p != b"\t" || pick.is_multiple_of(7))
+                        .unwrap_or(b"x");
                     line.extend_from_slice(piece);
                 }
                 let plain = split_spans(&line, &mut fast);

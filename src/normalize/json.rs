@@ -17,31 +17,61 @@ pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// The size of the arrays [`push_padded`] copies.
+/// The size of the arrays [`SliceWriter::put_padded`] copies.
 pub(super) const PADDED: usize = 32;
 
-/// Appends the first `len` bytes of `padded`. The whole array is copied (a fixed-size copy the
-/// compiler inlines) and the excess cut off: cheaper than a call to `memcpy` for a few bytes.
-#[inline]
-pub(super) fn push_padded(out: &mut Vec<u8>, padded: &[u8; PADDED], len: usize) {
-    let end = out.len() + len.min(PADDED);
-    out.extend_from_slice(padded);
-    out.truncate(end);
+/// The most a [`SliceWriter`] may write past the end of what it wrote.
+pub(super) const SLACK: usize = PADDED;
+
+/// Writes into a slice that has room for everything plus [`SLACK`] bytes, with no capacity
+/// checks: short copies copy a whole fixed-size array or window and then count only the bytes
+/// asked for (the excess is overwritten by the next copy or cut off at the end), which is
+/// cheaper than a call to `memcpy` for a few bytes.
+pub(super) struct SliceWriter<'a> {
+    out: &'a mut [u8],
+    at: usize,
 }
 
-/// Appends `source[range]`, for short ranges by the same fixed-size copy as [`push_padded`]
-/// when `source` has room after the range.
-#[inline]
-pub(super) fn push_short(out: &mut Vec<u8>, source: &[u8], range: std::ops::Range<usize>) {
-    const WINDOW: usize = 16;
-    match source.get(range.start..range.start + WINDOW) {
-        Some(window) if range.len() <= WINDOW => {
-            let end = out.len() + range.len();
-            let window: &[u8; WINDOW] = window.try_into().expect("sixteen bytes");
-            out.extend_from_slice(window);
-            out.truncate(end);
+impl<'a> SliceWriter<'a> {
+    pub(super) fn new(out: &'a mut [u8]) -> Self {
+        SliceWriter { out, at: 0 }
+    }
+
+    /// How many bytes were written.
+    pub(super) fn written(&self) -> usize {
+        self.at
+    }
+
+    #[inline]
+    pub(super) fn put(&mut self, byte: u8) {
+        self.out[self.at] = byte;
+        self.at += 1;
+    }
+
+    #[inline]
+    pub(super) fn put_slice(&mut self, bytes: &[u8]) {
+        self.out[self.at..self.at + bytes.len()].copy_from_slice(bytes);
+        self.at += bytes.len();
+    }
+
+    /// The first `len` bytes of `padded`.
+    #[inline]
+    pub(super) fn put_padded(&mut self, padded: &[u8; PADDED], len: usize) {
+        self.out[self.at..self.at + PADDED].copy_from_slice(padded);
+        self.at += len.min(PADDED);
+    }
+
+    /// `source[range]`, for short ranges by a fixed-size copy when `source` has room after it.
+    #[inline]
+    pub(super) fn put_short(&mut self, source: &[u8], range: std::ops::Range<usize>) {
+        const WINDOW: usize = 16;
+        match source.get(range.start..range.start + WINDOW) {
+            Some(window) if range.len() <= WINDOW => {
+                self.out[self.at..self.at + WINDOW].copy_from_slice(window);
+                self.at += range.len();
+            }
+            _ => self.put_slice(&source[range]),
         }
-        _ => out.extend_from_slice(&source[range]),
     }
 }
 
@@ -140,15 +170,19 @@ mod tests {
 
     #[test]
     fn short_copies_write_exactly_the_bytes_asked_for() {
-        let mut out = b"x".to_vec();
+        let mut out = vec![b'.'; 1 + 3 + 3 + 6 + 20 + 1 + SLACK];
+        let mut writer = SliceWriter::new(&mut out);
+        writer.put(b'x');
         let mut padded = [b'#'; PADDED];
         padded[..3].copy_from_slice(b"abc");
-        push_padded(&mut out, &padded, 3);
+        writer.put_padded(&padded, 3);
         let source = b"0123456789abcdefghijklmnopqrstuvwxyz";
-        push_short(&mut out, source, 2..5);
-        push_short(&mut out, source, 30..36);
-        push_short(&mut out, source, 0..20);
-        assert_eq!(out, b"xabc234uvwxyz0123456789abcdefghij");
+        writer.put_short(source, 2..5);
+        writer.put_short(source, 30..36);
+        writer.put_short(source, 0..20);
+        writer.put_slice(b"!");
+        let written = writer.written();
+        assert_eq!(&out[..written], b"xabc234uvwxyz0123456789abcdefghij!");
     }
 
     #[test]

@@ -145,12 +145,23 @@ impl PositionalId {
 }
 
 fn hex_128(value: u128) -> PositionalId {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = [0u8; 32];
-    for (index, digit) in hex.iter_mut().enumerate() {
-        *digit = DIGITS[((value >> ((31 - index) * 4)) & 0xf) as usize];
+    for (index, eight) in hex.chunks_exact_mut(8).enumerate() {
+        eight.copy_from_slice(&hex_32((value >> (96 - 32 * index)) as u32));
     }
     PositionalId(hex)
+}
+
+/// The 8 hex digits of `value`, computed in one word: each nibble is spread into its own byte,
+/// then `'0'` is added, and `'a' - '0' - 10` more where the nibble is 10 or above.
+fn hex_32(value: u32) -> [u8; 8] {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut spread = u64::from(value);
+    spread = ((spread & 0xFFFF_0000) << 16) | (spread & 0xFFFF);
+    spread = ((spread & 0x0000_FF00_0000_FF00) << 8) | (spread & 0x0000_00FF_0000_00FF);
+    spread = ((spread & 0x00F0_00F0_00F0_00F0) << 4) | (spread & 0x000F_000F_000F_000F);
+    let letters = ((spread + 6 * ONES) >> 4) & ONES;
+    (spread + u64::from(b'0') * ONES + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
 /// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.
@@ -162,4 +173,20 @@ fn push_envelope_start(out: &mut Vec<u8>, id: &str, log_type: LogType, time: &[u
     out.extend_from_slice(b"\",\"time\":\"");
     out.extend_from_slice(time);
     out.extend_from_slice(b"\",\"origin\":");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_32_lower_case_hex_digits() {
+        let mut value: u128 = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        for _ in 0..1000 {
+            assert_eq!(hex_128(value).as_str(), format!("{value:032x}"));
+            value = value.wrapping_mul(0x2545_F491_4F6C_DD1D_9E37_79B9_7F4A_7C15).wrapping_add(1);
+        }
+        assert_eq!(hex_128(0).as_str(), "0".repeat(32));
+        assert_eq!(hex_128(u128::MAX).as_str(), "f".repeat(32));
+    }
 }

@@ -7,7 +7,7 @@
 //! keeps its AWS name with `-` turned into `_`. `-` means absent; integer fields become JSON
 //! numbers. The event time is `start` (else `end`, else the time of collection).
 
-use super::json;
+use super::json::{self, SliceWriter};
 use super::{EventBatch, ObjectContext, UnixText, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::vpc_flow::FlowLine;
@@ -35,6 +35,19 @@ struct FieldPlan {
     integer: bool,
 }
 
+impl FieldPlan {
+    fn not_an_integer(&self, line: &FlowLine<'_>, span: std::ops::Range<usize>) -> LineError {
+        LineError { line: line.number, field: self.aws_name.clone(), value: line.text[span].to_string() }
+    }
+
+    /// The most a plain line's member can take besides its value (written once or twice):
+    /// a comma, the prefix, the closing quote, and the same again for the copy.
+    fn room(&self) -> usize {
+        let member = |member: &Member| 2 + member.bytes.len();
+        member(&self.member) + self.copy_member.as_ref().map_or(0, member)
+    }
+}
+
 /// A member prefix, `"name":` (plus `"` for text), kept in a padded array when it is short so
 /// that writing it is one fixed-size copy (see [`json::push_padded`]).
 #[derive(Debug)]
@@ -57,11 +70,11 @@ impl Member {
         Member { padded, bytes }
     }
 
-    fn push_to(&self, out: &mut Vec<u8>) {
+    fn put_to(&self, writer: &mut SliceWriter<'_>) {
         if self.bytes.len() <= json::PADDED {
-            json::push_padded(out, &self.padded, self.bytes.len());
+            writer.put_padded(&self.padded, self.bytes.len());
         } else {
-            out.extend_from_slice(&self.bytes);
+            writer.put_slice(&self.bytes);
         }
     }
 
@@ -82,6 +95,8 @@ pub struct FlowNormalizer {
     last_time: Option<(i64, UnixText)>,
     /// The length of the last event, to size the next one's buffer in one allocation.
     last_length: usize,
+    /// Room for a plain line's metadata besides twice its values (see [`FieldPlan::room`]).
+    plain_room: usize,
 }
 
 /// The AWS fields that are integers (spec §3.2); they are written as JSON numbers.
@@ -129,8 +144,10 @@ impl FlowNormalizer {
                     integer,
                 }
             })
-            .collect();
+            .collect::<Vec<FieldPlan>>();
+        let plain_room = plans.iter().map(FieldPlan::room).sum::<usize>() + json::SLACK;
         FlowNormalizer {
+            plain_room,
             plans,
             start: fields.iter().position(|f| f == "start"),
             end: fields.iter().position(|f| f == "end"),
@@ -160,49 +177,13 @@ impl FlowNormalizer {
         push_envelope_start(out, id.as_str(), LogType::VpcFlowLogs, &time.0);
         context.push_origin(out, "line", line.number);
         out.extend_from_slice(b",\"metadata\":{");
-        let mut first = true;
-        let text = line.text.as_bytes();
-        for (plan, span) in self.plans.iter().zip(line.spans()) {
-            let value = &text[span.clone()];
-            if value == b"-" {
-                continue;
-            }
-            if !first {
-                out.push(b',');
-            }
-            first = false;
-            if plan.integer {
-                if !is_json_integer(value) {
-                    batch.discard_line();
-                    return Err(LineError {
-                        line: line.number,
-                        field: plan.aws_name.clone(),
-                        value: line.text[span.clone()].to_string(),
-                    });
-                }
-                plan.member.push_to(out);
-                json::push_short(out, text, span.clone());
-                continue;
-            }
-            if line.plain {
-                plan.member.push_to(out);
-                json::push_short(out, text, span.clone());
-                out.push(b'"');
-                if let Some(copy) = &plan.copy_member {
-                    out.push(b',');
-                    copy.push_to(out);
-                    json::push_short(out, text, span.clone());
-                    out.push(b'"');
-                }
-                continue;
-            }
-            let value = &line.text[span.clone()];
-            plan.member.push_quoted_to(out, value);
-            if let Some(copy) = &plan.copy_member {
-                out.push(b',');
-                copy.push_quoted_to(out, value);
-            }
+        let written =
+            if line.plain { self.push_plain_metadata(out, line) } else { self.push_metadata(out, line) };
+        if let Err(error) = written {
+            batch.discard_line();
+            return Err(error);
         }
+        let out = batch.line();
         out.push(b'}');
         out.extend_from_slice(b",\"raw\":");
         if line.plain {
@@ -215,6 +196,70 @@ impl FlowNormalizer {
         out.push(b'}');
         self.last_length = out.len() - start;
         batch.finish_line(id.as_str(), LogType::VpcFlowLogs, seconds);
+        Ok(())
+    }
+
+    /// The metadata members of a plain line (nothing to escape): fixed-size copies into room
+    /// reserved once, see [`SliceWriter`].
+    fn push_plain_metadata(&self, out: &mut Vec<u8>, line: &FlowLine<'_>) -> Result<(), LineError> {
+        let text = line.text.as_bytes();
+        let start = out.len();
+        out.resize(start + self.plain_room + 2 * text.len(), 0);
+        let mut writer = SliceWriter::new(&mut out[start..]);
+        for (plan, span) in self.plans.iter().zip(line.spans()) {
+            let value = &text[span.clone()];
+            if value == b"-" {
+                continue;
+            }
+            if writer.written() > 0 {
+                writer.put(b',');
+            }
+            if plan.integer && !is_json_integer(value) {
+                return Err(plan.not_an_integer(line, span.clone()));
+            }
+            plan.member.put_to(&mut writer);
+            writer.put_short(text, span.clone());
+            if plan.integer {
+                continue;
+            }
+            writer.put(b'"');
+            if let Some(copy) = &plan.copy_member {
+                writer.put(b',');
+                copy.put_to(&mut writer);
+                writer.put_short(text, span.clone());
+                writer.put(b'"');
+            }
+        }
+        let end = start + writer.written();
+        out.truncate(end);
+        Ok(())
+    }
+
+    /// The metadata members of a line with characters to escape.
+    fn push_metadata(&self, out: &mut Vec<u8>, line: &FlowLine<'_>) -> Result<(), LineError> {
+        let mut first = true;
+        for (plan, span) in self.plans.iter().zip(line.spans()) {
+            let value = &line.text[span.clone()];
+            if value == "-" {
+                continue;
+            }
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+            if plan.integer {
+                if !is_json_integer(value.as_bytes()) {
+                    return Err(plan.not_an_integer(line, span.clone()));
+                }
+                out.extend_from_slice(&plan.member.bytes);
+                out.extend_from_slice(value.as_bytes());
+                continue;
+            }
+            plan.member.push_quoted_to(out, value);
+            if let Some(copy) = &plan.copy_member {
+                out.push(b',');
+                copy.push_quoted_to(out, value);
+            }
+        }
         Ok(())
     }
 
