@@ -17,8 +17,10 @@ use crate::normalize::vpc_flow::FlowNormalizer;
 use crate::normalize::{EventBatch, ObjectContext};
 use crate::telemetry::Stats;
 
-/// Events per batch handed to the pipeline (at most).
-pub const BATCH_SIZE: usize = 128;
+/// Events per batch handed to the pipeline (at most). Every batch costs a hand-over to the
+/// dispatcher and to each sink's thread (a few context switches): small flow-log events want
+/// large batches.
+pub const BATCH_SIZE: usize = 512;
 
 /// NDJSON bytes per batch: a batch is handed on once it holds this much, even with fewer than
 /// [`BATCH_SIZE`] events, so large records do not make large batches.
