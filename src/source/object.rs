@@ -26,6 +26,10 @@ pub const BATCH_SIZE: usize = 512;
 /// [`BATCH_SIZE`] events, so large records do not make large batches.
 pub const BATCH_BYTES: usize = 1 << 20;
 
+/// Room reserved for an object's first batch, so that it does not grow by doubling (and copying);
+/// memory is only touched as it is written, so small objects do not pay for it.
+const FIRST_BATCH_BYTES: usize = BATCH_BYTES + BATCH_BYTES / 8;
+
 /// How many problems of one object are printed; the rest are only counted.
 const PROBLEMS_SHOWN_PER_OBJECT: u64 = 10;
 
@@ -80,7 +84,8 @@ pub fn ingest<R: Read + Send + 'static>(
     stats: &Arc<Stats>,
     emit: &mut dyn FnMut(EventBatch) -> Result<(), Stopped>,
 ) -> ObjectReport {
-    let mut run = Ingest { context, stats, emit, batch: EventBatch::default(), events: 0, bad_items: 0 };
+    let batch = EventBatch::with_capacity(BATCH_SIZE, FIRST_BATCH_BYTES);
+    let mut run = Ingest { context, stats, emit, batch, events: 0, bad_items: 0 };
     let counted = CountingRead { inner: raw, stats: Arc::clone(stats) };
     let opened = match decode::open(counted) {
         Ok(opened) => opened,
