@@ -368,8 +368,10 @@ pub(crate) fn special_mask<const BELOW: u8>(chunk: &[u8; 16]) -> u32 {
 
 /// [`special_run_end`] eight bytes at a time: for each kind, `(x - ONES·k) & !x & HIGH_BITS` flags
 /// the bytes below `k` (after `x ^ ONES·c` turned the bytes equal to `c` into zeros). A borrow
-/// can only flag bytes above a true match, so the lowest flag is exact.
-#[inline]
+/// can only flag bytes above a true match, so the lowest flag is exact. Only the last bytes of a
+/// buffer come here: kept out of line, so that its constants do not weigh on every string.
+#[cold]
+#[inline(never)]
 fn special_run_end_in_words<const BELOW: u8>(bytes: &[u8], mut at: usize) -> usize {
     while let Some(chunk) = bytes.get(at..at + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
