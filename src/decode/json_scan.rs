@@ -49,6 +49,17 @@ impl Span {
         if self.escaped { Cow::Owned(unescape(raw)) } else { Cow::Borrowed(raw) }
     }
 
+    /// The string as written between its quotes, escapes and all. The scanner checked it, so it
+    /// is valid JSON string content: copied between quotes it is the same JSON string again.
+    pub fn json_content<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.start as usize..self.end as usize]
+    }
+
+    /// True when the string holds an escape sequence.
+    pub fn is_escaped(&self) -> bool {
+        self.escaped
+    }
+
     /// True for `""`.
     pub fn is_empty(&self) -> bool {
         self.start == self.end

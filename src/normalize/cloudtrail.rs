@@ -102,100 +102,114 @@ pub fn normalize_fields(
     batch.finish_line(&id, LogType::CloudTrail, timestamp);
 }
 
-/// The strings the metadata is made of, read from their spans.
+/// The strings the metadata is made of, as JSON string content (escapes as written in the
+/// record, see [`Span::json_content`]): copied between quotes without looking at them again.
 struct Record<'a> {
-    event_source: Option<Cow<'a, str>>,
-    event_name: Option<Cow<'a, str>>,
-    recipient_account_id: Option<Cow<'a, str>>,
-    account_id: Option<Cow<'a, str>>,
+    event_source: Option<&'a str>,
+    event_name: Option<&'a str>,
+    recipient_account_id: Option<&'a str>,
+    account_id: Option<&'a str>,
     login: Option<Cow<'a, str>>,
-    arn: Option<Cow<'a, str>>,
-    identity_type: Option<Cow<'a, str>>,
-    source_address: Option<Cow<'a, str>>,
-    user_agent: Option<Cow<'a, str>>,
-    aws_region: Option<Cow<'a, str>>,
-    error_code: Option<Cow<'a, str>>,
-    error_message: Option<Cow<'a, str>>,
-    session: Option<Cow<'a, str>>,
-    object: Option<Cow<'a, str>>,
-    object_type: Option<Cow<'a, str>>,
-    event_type: Option<Cow<'a, str>>,
+    arn: Option<&'a str>,
+    identity_type: Option<&'a str>,
+    source_address: Option<&'a str>,
+    source_is_ip: bool,
+    user_agent: Option<&'a str>,
+    aws_region: Option<&'a str>,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    session: Option<&'a str>,
+    object: Option<&'a str>,
+    object_type: Option<&'a str>,
+    event_type: Option<&'a str>,
     read_only: Option<bool>,
 }
 
 impl<'a> Record<'a> {
     fn read(text: &'a str, fields: &RecordFields) -> Self {
-        let read = |span: &Option<Span>| span.map(|span| span.text(text));
-        let non_empty = |span: &Option<Span>| read(span).filter(|value| !value.is_empty());
+        let content = |span: &Option<Span>| span.map(|span| span.json_content(text));
+        let non_empty =
+            |span: &Option<Span>| span.filter(|span| !span.is_empty()).map(|span| span.json_content(text));
         let identity = &fields.identity;
-        let arn = read(&identity.arn);
         let login = non_empty(&identity.user_name)
             .or_else(|| non_empty(&identity.issuer_user_name))
-            .or_else(|| arn_last_segment(arn.as_ref()?).map(|last| Cow::Owned(last.to_string())));
+            .map(Cow::Borrowed)
+            .or_else(|| arn_login(text, identity.arn?));
+        let source_address = fields.source_ip_address.filter(|span| !span.is_empty());
         let (object, object_type) = main_object(text, fields);
         Record {
-            event_source: read(&fields.event_source).or_else(|| read(&fields.insight_event_source)),
-            event_name: read(&fields.event_name).or_else(|| read(&fields.insight_event_name)),
-            recipient_account_id: read(&fields.recipient_account_id),
-            account_id: read(&identity.account_id),
+            event_source: content(&fields.event_source).or_else(|| content(&fields.insight_event_source)),
+            event_name: content(&fields.event_name).or_else(|| content(&fields.insight_event_name)),
+            recipient_account_id: content(&fields.recipient_account_id),
+            account_id: content(&identity.account_id),
             login,
-            arn,
-            identity_type: read(&identity.kind),
-            source_address: non_empty(&fields.source_ip_address),
-            user_agent: read(&fields.user_agent),
-            aws_region: read(&fields.aws_region),
-            error_code: read(&fields.error_code),
-            error_message: read(&fields.error_message),
+            arn: content(&identity.arn),
+            identity_type: content(&identity.kind),
+            source_address: source_address.map(|span| span.json_content(text)),
+            source_is_ip: source_address.is_some_and(|span| span.text(text).parse::<IpAddr>().is_ok()),
+            user_agent: content(&fields.user_agent),
+            aws_region: content(&fields.aws_region),
+            error_code: content(&fields.error_code),
+            error_message: content(&fields.error_message),
             session: non_empty(&identity.access_key_id),
             object,
             object_type,
-            event_type: read(&fields.event_type),
+            event_type: content(&fields.event_type),
             read_only: fields.read_only,
         }
     }
 }
 
 fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {
-    let event_name = record.event_name.as_deref();
-    let event_source = record.event_source.as_deref();
-    let source_address = record.source_address.as_deref();
-    let is_ip = source_address.is_some_and(|a| a.parse::<IpAddr>().is_ok());
-
     let mut meta = ObjectWriter::open(out);
-    meta.scanned(member!("vmid"), record.event_name.as_ref());
-    meta.scanned(member!("vendorinfo"), record.event_source.as_ref());
-    if let (Some(source), Some(name)) = (event_source, event_name) {
-        meta.joined(member!("command"), source, ':', name);
+    meta.content(member!("vmid"), record.event_name);
+    meta.content(member!("vendorinfo"), record.event_source);
+    if let (Some(source), Some(name)) = (record.event_source, record.event_name) {
+        meta.content_joined(member!("command"), source, b':', name);
     }
-    meta.scanned(member!("account"), record.recipient_account_id.as_ref());
-    meta.scanned(member!("domainorigin"), record.account_id.as_ref());
-    meta.scanned(member!("login"), record.login.as_ref());
-    meta.scanned(member!("user_arn"), record.arn.as_ref());
-    meta.scanned(member!("identity_type"), record.identity_type.as_ref());
-    meta.scanned(member!("sip"), record.source_address.as_ref().filter(|_| is_ip));
-    meta.scanned(member!("sname"), record.source_address.as_ref().filter(|_| !is_ip));
-    meta.scanned(member!("useragent"), record.user_agent.as_ref());
-    meta.scanned(member!("region"), record.aws_region.as_ref());
-    meta.text(member!("result"), Some(record.error_code.as_deref().unwrap_or("Success")));
-    meta.scanned(member!("reason"), record.error_message.as_ref());
-    meta.scanned(member!("session"), record.session.as_ref());
-    meta.scanned(member!("object"), record.object.as_ref());
-    meta.scanned(member!("objecttype"), record.object_type.as_ref());
-    meta.scanned(member!("tag1"), record.event_type.as_ref());
-    meta.text(member!("status"), record.read_only.map(|read_only| if read_only { "read" } else { "write" }));
+    meta.content(member!("account"), record.recipient_account_id);
+    meta.content(member!("domainorigin"), record.account_id);
+    meta.content(member!("login"), record.login.as_deref());
+    meta.content(member!("user_arn"), record.arn);
+    meta.content(member!("identity_type"), record.identity_type);
+    meta.content(member!("sip"), record.source_address.filter(|_| record.source_is_ip));
+    meta.content(member!("sname"), record.source_address.filter(|_| !record.source_is_ip));
+    meta.content(member!("useragent"), record.user_agent);
+    meta.content(member!("region"), record.aws_region);
+    meta.content(member!("result"), Some(record.error_code.unwrap_or("Success")));
+    meta.content(member!("reason"), record.error_message);
+    meta.content(member!("session"), record.session);
+    meta.content(member!("object"), record.object);
+    meta.content(member!("objecttype"), record.object_type);
+    meta.content(member!("tag1"), record.event_type);
+    meta.content(
+        member!("status"),
+        record.read_only.map(|read_only| if read_only { "read" } else { "write" }),
+    );
     meta.close();
 }
 
-/// The first `resources[]` entry, else the request's main target.
-fn main_object<'a>(text: &'a str, fields: &RecordFields) -> (Option<Cow<'a, str>>, Option<Cow<'a, str>>) {
+/// The first `resources[]` entry, else the request's main target (as JSON string content).
+fn main_object<'a>(text: &'a str, fields: &RecordFields) -> (Option<&'a str>, Option<&'a str>) {
     let resource = &fields.resource;
     if let Some(arn) = resource.arn.or(resource.arn_prefix) {
-        return (Some(arn.text(text)), resource.kind.map(|kind| kind.text(text)));
+        return (Some(arn.json_content(text)), resource.kind.map(|kind| kind.json_content(text)));
     }
     match fields.request_target {
-        Some((rank, span)) => (Some(span.text(text)), Some(Cow::Borrowed(REQUEST_TARGETS[rank].1))),
+        Some((rank, span)) => (Some(span.json_content(text)), Some(REQUEST_TARGETS[rank].1)),
         None => (None, None),
     }
+}
+
+/// The login an ARN names (its last segment), as JSON string content.
+fn arn_login(text: &str, arn: Span) -> Option<Cow<'_, str>> {
+    if !arn.is_escaped() {
+        return arn_last_segment(arn.json_content(text)).map(Cow::Borrowed);
+    }
+    let decoded = arn.text(text);
+    let last = arn_last_segment(&decoded)?;
+    let quoted = serde_json::to_string(last).expect("a string serializes");
+    Some(Cow::Owned(quoted[1..quoted.len() - 1].to_string()))
 }
 
 /// `arn:aws:iam::1:user/path/Alice` → `Alice`; `arn:aws:iam::1:root` → `root`.

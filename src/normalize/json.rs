@@ -98,47 +98,28 @@ impl<'a> ObjectWriter<'a> {
         ObjectWriter { out, start }
     }
 
-    /// `"name":"value"`, or nothing when `value` is `None`.
+    /// `"name":"content"`, or nothing when `content` is `None`: `content` is JSON string content
+    /// already (see `decode::json_scan::Span::json_content`), copied as it is.
     #[inline]
-    pub(super) fn text(&mut self, member: &'static str, value: Option<&str>) {
-        if let Some(value) = value {
+    pub(super) fn content(&mut self, member: &'static str, content: Option<&str>) {
+        if let Some(content) = content {
+            self.out.reserve(member.len() + content.len() + 2);
             self.out.extend_from_slice(member.as_bytes());
-            push_str(self.out, value);
+            self.out.push(b'"');
+            self.out.extend_from_slice(content.as_bytes());
+            self.out.push(b'"');
         }
     }
 
-    /// `"name":"value"` for a value read by `decode::json_scan::Span::text`, or nothing. A
-    /// borrowed value is copied as it is (the scanner found nothing in it to escape); an owned
-    /// one was decoded from escapes and is escaped again.
-    #[inline]
-    pub(super) fn scanned(&mut self, member: &'static str, value: Option<&std::borrow::Cow<'_, str>>) {
-        match value {
-            Some(std::borrow::Cow::Borrowed(plain)) => {
-                self.out.extend_from_slice(member.as_bytes());
-                self.out.reserve(plain.len() + 2);
-                self.out.push(b'"');
-                self.out.extend_from_slice(plain.as_bytes());
-                self.out.push(b'"');
-            }
-            other => self.text(member, other.map(|value| value.as_ref())),
-        }
-    }
-
-    /// `"name":"first:second"`.
-    pub(super) fn joined(&mut self, member: &'static str, first: &str, separator: char, second: &str) {
+    /// `"name":"first:second"` from two JSON string contents and an ASCII separator.
+    pub(super) fn content_joined(&mut self, member: &'static str, first: &str, separator: u8, second: &str) {
+        debug_assert!(separator.is_ascii_graphic() && separator != b'"' && separator != b'\\');
         self.out.extend_from_slice(member.as_bytes());
-        let mut buffer = [0u8; 4];
-        let separator = separator.encode_utf8(&mut buffer);
-        let plain = |text: &str| !text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
-        if plain(first) && plain(second) && plain(separator) {
-            self.out.push(b'"');
-            self.out.extend_from_slice(first.as_bytes());
-            self.out.extend_from_slice(separator.as_bytes());
-            self.out.extend_from_slice(second.as_bytes());
-            self.out.push(b'"');
-        } else {
-            push_str(self.out, &format!("{first}{separator}{second}"));
-        }
+        self.out.push(b'"');
+        self.out.extend_from_slice(first.as_bytes());
+        self.out.push(separator);
+        self.out.extend_from_slice(second.as_bytes());
+        self.out.push(b'"');
     }
 
     pub(super) fn close(self) {
@@ -189,11 +170,12 @@ mod tests {
     fn objects_skip_absent_members() {
         let mut out = b"x".to_vec();
         let mut object = ObjectWriter::open(&mut out);
-        object.text(member!("a"), None);
-        object.text(member!("b"), Some("x"));
-        object.joined(member!("c"), "s3", ':', "Get\"Object");
+        object.content(member!("a"), None);
+        object.content(member!("b"), Some("x"));
+        object.content_joined(member!("c"), "s3", b':', r#"Get\"Object"#);
+        object.content(member!("d"), Some(r#"\u00e9"#));
         object.close();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"x{"b":"x","c":"s3:Get\"Object"}"#);
+        assert_eq!(String::from_utf8(out).unwrap(), r#"x{"b":"x","c":"s3:Get\"Object","d":"\u00e9"}"#);
 
         let mut empty = Vec::new();
         ObjectWriter::open(&mut empty).close();

@@ -245,3 +245,20 @@ fn read_only_of_any_other_type_is_absent() {
         assert!(meta.get("status").is_none(), "{meta}");
     }
 }
+
+#[test]
+fn escaped_content_is_copied_as_written_and_means_the_same() {
+    let raw = br#"{"eventID":"e1","eventTime":"2024-05-01T00:00:00Z","eventSource":"s3.amazonaws.com",
+        "eventName":"Get\u004fbject","sourceIPAddress":"10.0.0.\u0031",
+        "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::1:user\/ops\/Al\"ice"},
+        "userAgent":"caf\u00e9 \ud83d\ude00"}"#;
+    let batch = normalized(1, raw).unwrap();
+    let line: Value = serde_json::from_slice(batch.get(0).json).unwrap();
+    let meta = &line["metadata"];
+    assert_eq!(meta["vmid"], "GetObject");
+    assert_eq!(meta["command"], "s3.amazonaws.com:GetObject");
+    assert_eq!(meta["login"], "Al\"ice");
+    assert_eq!(meta["user_arn"], "arn:aws:iam::1:user/ops/Al\"ice");
+    assert_eq!(meta["sip"], "10.0.0.1", "an escaped address is still an address");
+    assert_eq!(meta["useragent"], "café 😀");
+}
