@@ -49,7 +49,7 @@ impl FieldPlan {
 }
 
 /// A member prefix, `"name":` (plus `"` for text), kept in a padded array when it is short so
-/// that writing it is one fixed-size copy (see [`json::push_padded`]).
+/// that writing it is one fixed-size copy (see [`SliceWriter::put_padded`]).
 #[derive(Debug)]
 struct Member {
     padded: [u8; json::PADDED],
