@@ -200,8 +200,26 @@ impl<'a> Scanner<'a> {
     }
 
     /// Reads the string that starts at the current byte (a `"`).
+    ///
+    /// Most strings of a log record (member names, ids, regions) are shorter than sixteen bytes
+    /// and plain: those end here, inline; the others go on in [`Self::string_rest`].
+    #[inline(always)]
     pub(crate) fn string(&mut self) -> Result<Span, ScanError> {
         let start = self.at + 1;
+        if let Some(chunk) = self.bytes.get(start..start + 16) {
+            let mask = special_mask::<0x20>(chunk.try_into().expect("sixteen bytes"));
+            let end = start + mask.trailing_zeros() as usize;
+            if mask != 0 && self.bytes[end] == b'"' {
+                self.at = end + 1;
+                return Ok(Span { start: start as u32, end: end as u32, escaped: false });
+            }
+        }
+        self.string_rest(start)
+    }
+
+    /// [`Self::string`] for strings that are long or hold escapes (or for the end of the input).
+    #[inline(never)]
+    fn string_rest(&mut self, start: usize) -> Result<Span, ScanError> {
         let mut at = start;
         let mut escaped = false;
         loop {
