@@ -46,7 +46,7 @@ impl Rsyslog {
             "global(workDirectory=\"{d}/work\" maxMessageSize=\"256k\")\n\
              module(load=\"imtcp\")\nmodule(load=\"imudp\")\n\
              input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tcp}\")\n\
-             input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\")\n\
+             input(type=\"imudp\" address=\"127.0.0.1\" port=\"{udp}\" rcvbufSize=\"8m\")\n\
              input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{tls}\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" \
                    streamDriver.authMode=\"x509/certvalid\" streamDriver.CAFile=\"{ca}\" \
                    streamDriver.CertFile=\"{cert}\" streamDriver.KeyFile=\"{key}\")\n\
