@@ -351,7 +351,8 @@ impl<R: BufRead> RecordReader<R> {
             Err(ScanError::Invalid { at, expected }) => {
                 // Its brackets may still balance: then only this record is lost.
                 self.scan_container(false)?;
-                Err(DecodeError::InvalidRecord { record: self.records_seen, at, expected })
+                let (record, at, expected) = (self.records_seen, at as usize, expected.as_str());
+                Err(DecodeError::InvalidRecord { record, at, expected })
             }
         }
     }
@@ -379,7 +380,7 @@ impl<R: BufRead> RecordReader<R> {
                 Err(DecodeError::InvalidRecord { record, at: size as usize, expected: "more of the record" })
             }
             Err(ScanError::Invalid { at, expected }) => {
-                Err(DecodeError::InvalidRecord { record, at, expected })
+                Err(DecodeError::InvalidRecord { record, at: at as usize, expected: expected.as_str() })
             }
         }
     }

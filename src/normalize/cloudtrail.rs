@@ -58,7 +58,7 @@ pub fn normalize_record(
     let invalid = |at, expected| RecordError::Json { record, at, expected };
     let (end, fields) = scan_record(text.as_bytes()).map_err(|error| match error {
         ScanError::Incomplete => invalid(text.len(), "more of the record"),
-        ScanError::Invalid { at, expected } => invalid(at, expected),
+        ScanError::Invalid { at, expected } => invalid(at as usize, expected.as_str()),
     })?;
     if end != text.len() {
         return Err(invalid(end, "nothing after the record"));
