@@ -20,7 +20,7 @@ use memchr::memchr2;
 pub(crate) use fields::scan_record;
 pub use fields::{Identity, REQUEST_TARGETS, RecordFields, Resource};
 
-use super::json_scan::ScanError;
+use super::json_scan::ScanFailure;
 
 /// The default cap on one record's size. AWS caps records at 256 KB; anything far beyond that is
 /// not a record we can use, and buffering it would let one bad file exhaust memory.
@@ -347,13 +347,15 @@ impl<R: BufRead> RecordReader<R> {
                 self.consume(len);
                 Err(self.too_large(len as u64))
             }
-            Err(ScanError::Incomplete) => self.read_copied_element(),
-            Err(ScanError::Invalid { at, expected }) => {
-                // Its brackets may still balance: then only this record is lost.
-                self.scan_container(false)?;
-                let (record, at, expected) = (self.records_seen, at as usize, expected.as_str());
-                Err(DecodeError::InvalidRecord { record, at, expected })
-            }
+            Err(error) => match error.failure() {
+                ScanFailure::Incomplete => self.read_copied_element(),
+                ScanFailure::Invalid { at, expected } => {
+                    // Its brackets may still balance: then only this record is lost.
+                    self.scan_container(false)?;
+                    let (record, expected) = (self.records_seen, expected.as_str());
+                    Err(DecodeError::InvalidRecord { record, at, expected })
+                }
+            },
         }
     }
 
@@ -376,12 +378,16 @@ impl<R: BufRead> RecordReader<R> {
             Ok((len, _)) => {
                 Err(DecodeError::InvalidRecord { record, at: len, expected: "the end of the record" })
             }
-            Err(ScanError::Incomplete) => {
-                Err(DecodeError::InvalidRecord { record, at: size as usize, expected: "more of the record" })
-            }
-            Err(ScanError::Invalid { at, expected }) => {
-                Err(DecodeError::InvalidRecord { record, at: at as usize, expected: expected.as_str() })
-            }
+            Err(error) => match error.failure() {
+                ScanFailure::Incomplete => Err(DecodeError::InvalidRecord {
+                    record,
+                    at: size as usize,
+                    expected: "more of the record",
+                }),
+                ScanFailure::Invalid { at, expected } => {
+                    Err(DecodeError::InvalidRecord { record, at, expected: expected.as_str() })
+                }
+            },
         }
     }
 

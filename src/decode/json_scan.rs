@@ -11,6 +11,7 @@
 //! which is faster than doing it string by string.
 
 use std::borrow::Cow;
+use std::num::NonZeroU64;
 
 use wide::u8x16;
 
@@ -18,24 +19,56 @@ use wide::u8x16;
 /// stack.
 const MAX_DEPTH: u32 = 128;
 
-/// Why a scan stopped.
+/// Why a scan stopped: [`ScanError::failure`] says how.
 ///
-/// Small (eight bytes) because every scanning step returns it: it costs nothing on success.
+/// One word, like [`Span`], so that every scanning step's result (`Result<Span, ScanError>`,
+/// `Result<Option<Span>, ScanError>`, `Result<(), ScanError>`) is a tag and a word, which comes
+/// back in two registers. Returned through memory, its parts were stored separately and then
+/// loaded together, a load the processor cannot forward from its store buffer: it waited for the
+/// stores to reach the cache after every string.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ScanError(u64);
+
+/// [`ScanError`], unpacked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ScanError {
+pub(crate) enum ScanFailure {
     /// The bytes ended inside the value: more input is needed.
     Incomplete,
     /// The bytes are not JSON: `expected` says what should have been at byte `at`.
     Invalid {
-        /// Offset of the offending byte (offsets are 32-bit, as in [`Span`]).
-        at: u32,
+        /// Offset of the offending byte.
+        at: usize,
         /// What the grammar allowed there.
         expected: Expected,
     },
 }
 
+impl ScanError {
+    /// The bytes ended inside the value.
+    pub(crate) const INCOMPLETE: ScanError = ScanError(u64::MAX);
+
+    fn invalid(at: usize, expected: Expected) -> ScanError {
+        ScanError((at as u64) << 8 | expected as u64)
+    }
+
+    /// What went wrong, and where.
+    pub(crate) fn failure(self) -> ScanFailure {
+        if self == ScanError::INCOMPLETE {
+            return ScanFailure::Incomplete;
+        }
+        ScanFailure::Invalid { at: (self.0 >> 8) as usize, expected: Expected::ALL[self.0 as u8 as usize] }
+    }
+}
+
+impl std::fmt::Debug for ScanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.failure().fmt(f)
+    }
+}
+
 /// What the grammar allowed where a scan found something else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub(crate) enum Expected {
     MemberName,
     ColonAfterName,
@@ -54,6 +87,24 @@ pub(crate) enum Expected {
 }
 
 impl Expected {
+    /// Every value, in declaration order: `ALL[e as usize] == e`.
+    const ALL: [Expected; 14] = [
+        Expected::MemberName,
+        Expected::ColonAfterName,
+        Expected::ObjectStart,
+        Expected::ArrayStart,
+        Expected::MemberEnd,
+        Expected::ElementEnd,
+        Expected::LessNesting,
+        Expected::NoControlCharacter,
+        Expected::HexDigits,
+        Expected::Escape,
+        Expected::Value,
+        Expected::Literal,
+        Expected::Digit,
+        Expected::NumberEnd,
+    ];
+
     /// The words that complete "expected …" in an error message.
     pub(crate) fn as_str(self) -> &'static str {
         match self {
@@ -81,27 +132,29 @@ impl Expected {
 /// always stored and loaded whole: two 32-bit stores read back as one 64-bit load (as the
 /// compiler did with a two-field span) cannot be forwarded from the store buffer, and that stall
 /// cost a few percent of the whole scan.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Span(u64);
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Span(NonZeroU64);
 
 const ESCAPED: u64 = 1 << 63;
 
 impl Span {
-    /// Offsets are below 2 GiB: records are limited far below that.
+    /// Offsets are below 2 GiB (records are limited far below that), and `start` is at least 1,
+    /// after the opening quote, so a span is never zero and `Option<Span>` is one word too.
     #[inline]
     fn new(start: usize, end: usize, escaped: bool) -> Span {
         debug_assert!(start <= end && end < 1 << 31);
-        Span(start as u64 | (end as u64) << 32 | if escaped { ESCAPED } else { 0 })
+        let bits = start as u64 | (end as u64) << 32 | if escaped { ESCAPED } else { 0 };
+        Span(NonZeroU64::new(bits).expect("a string starts after its opening quote"))
     }
 
     #[inline]
     fn start(self) -> usize {
-        self.0 as u32 as usize
+        self.0.get() as u32 as usize
     }
 
     #[inline]
     fn end(self) -> usize {
-        ((self.0 & !ESCAPED) >> 32) as usize
+        ((self.0.get() & !ESCAPED) >> 32) as usize
     }
 
     /// The string's value, unescaped, from `text`, the slice that was scanned. It is borrowed
@@ -123,7 +176,7 @@ impl Span {
     /// True when the string holds an escape sequence.
     #[inline]
     pub fn is_escaped(&self) -> bool {
-        self.0 & ESCAPED != 0
+        self.0.get() & ESCAPED != 0
     }
 
     /// True for `""`.
@@ -165,11 +218,11 @@ impl<'a> Scanner<'a> {
             }
             self.at += 1;
         }
-        Err(ScanError::Incomplete)
+        Err(ScanError::INCOMPLETE)
     }
 
     fn invalid(&self, expected: Expected) -> ScanError {
-        ScanError::Invalid { at: self.at as u32, expected }
+        ScanError::invalid(self.at, expected)
     }
 
     /// Reads an object, calling `member` with each key (unescaped) and the scanner positioned on
@@ -293,7 +346,7 @@ impl<'a> Scanner<'a> {
         loop {
             at = plain_run_end(self.bytes, at);
             match self.bytes.get(at) {
-                None => return Err(ScanError::Incomplete),
+                None => return Err(ScanError::INCOMPLETE),
                 Some(b'"') => break,
                 Some(b'\\') => {
                     escaped = true;
@@ -312,11 +365,11 @@ impl<'a> Scanner<'a> {
     /// Checks the escape sequence at `at` (a backslash) and returns the offset after it.
     fn escape_end(&mut self, at: usize) -> Result<usize, ScanError> {
         match self.bytes.get(at + 1) {
-            None => Err(ScanError::Incomplete),
+            None => Err(ScanError::INCOMPLETE),
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => Ok(at + 2),
             Some(b'u') => {
                 let Some(digits) = self.bytes.get(at + 2..at + 6) else {
-                    return Err(ScanError::Incomplete);
+                    return Err(ScanError::INCOMPLETE);
                 };
                 if let Some(bad) = digits.iter().position(|d| !d.is_ascii_hexdigit()) {
                     self.at = at + 2 + bad;
@@ -376,7 +429,7 @@ impl<'a> Scanner<'a> {
             return Err(self.invalid(Expected::Literal));
         }
         if compared < word.len() {
-            return Err(ScanError::Incomplete);
+            return Err(ScanError::INCOMPLETE);
         }
         self.at += word.len();
         Ok(())
@@ -389,7 +442,7 @@ impl<'a> Scanner<'a> {
             self.at += 1;
         }
         match self.bytes.get(self.at) {
-            None => return Err(ScanError::Incomplete),
+            None => return Err(ScanError::INCOMPLETE),
             Some(b'0') => self.at += 1,
             Some(b'1'..=b'9') => self.digits()?,
             Some(_) => return Err(self.invalid(Expected::Digit)),
@@ -406,10 +459,8 @@ impl<'a> Scanner<'a> {
             self.digits()?;
         }
         match self.bytes.get(self.at) {
-            None => Err(ScanError::Incomplete),
-            Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => {
-                Err(self.invalid(Expected::NumberEnd))
-            }
+            None => Err(ScanError::INCOMPLETE),
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') => Err(self.invalid(Expected::NumberEnd)),
             Some(_) => Ok(()),
         }
     }
@@ -419,7 +470,7 @@ impl<'a> Scanner<'a> {
         let count = self.bytes[self.at..].iter().take_while(|b| b.is_ascii_digit()).count();
         if count == 0 {
             return match self.bytes.get(self.at) {
-                None => Err(ScanError::Incomplete),
+                None => Err(ScanError::INCOMPLETE),
                 Some(_) => Err(self.invalid(Expected::Digit)),
             };
         }
@@ -591,7 +642,10 @@ mod tests {
             r#"{"a":+1} "#,
         ];
         for document in documents {
-            assert!(matches!(skip(document), Err(ScanError::Invalid { .. })), "{document}");
+            assert!(
+                matches!(skip(document).map_err(ScanError::failure), Err(ScanFailure::Invalid { .. })),
+                "{document}"
+            );
             assert!(serde_json::from_str::<serde_json::Value>(document).is_err(), "{document}");
         }
     }
@@ -602,7 +656,7 @@ mod tests {
             r#"{"a":[1,-2.5e+3,true,null,"x\"\u00e9 long enough to cross eight"],"b":{"c":false}} "#;
         let complete = document.trim_end().len();
         for cut in 0..complete {
-            assert_eq!(skip(&document[..cut]), Err(ScanError::Incomplete), "cut at {cut}");
+            assert_eq!(skip(&document[..cut]), Err(ScanError::INCOMPLETE), "cut at {cut}");
         }
         assert_eq!(skip(document), Ok(complete));
     }
@@ -610,9 +664,10 @@ mod tests {
     #[test]
     fn nesting_is_limited() {
         let deep = format!("{}{} ", "[".repeat(200), "]".repeat(200));
-        assert!(
-            matches!(skip(&deep), Err(ScanError::Invalid { expected, .. }) if expected == Expected::LessNesting)
-        );
+        assert!(matches!(
+            skip(&deep).map_err(ScanError::failure),
+            Err(ScanFailure::Invalid { expected: Expected::LessNesting, .. })
+        ));
         let fine = format!("{}{} ", "[".repeat(100), "]".repeat(100));
         assert!(skip(&fine).is_ok());
     }

@@ -23,7 +23,7 @@ use super::json::{ObjectWriter, member};
 use super::{EventBatch, ObjectContext, parse_rfc3339, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::cloudtrail::{REQUEST_TARGETS, RecordFields, scan_record};
-use crate::decode::json_scan::{ScanError, Span};
+use crate::decode::json_scan::{ScanFailure, Span};
 
 /// A record that could not be normalized.
 #[derive(Debug, thiserror::Error)]
@@ -56,9 +56,9 @@ pub fn normalize_record(
 ) -> Result<(), RecordError> {
     let text = std::str::from_utf8(raw).map_err(|_| RecordError::NotText { record })?.trim();
     let invalid = |at, expected| RecordError::Json { record, at, expected };
-    let (end, fields) = scan_record(text.as_bytes()).map_err(|error| match error {
-        ScanError::Incomplete => invalid(text.len(), "more of the record"),
-        ScanError::Invalid { at, expected } => invalid(at as usize, expected.as_str()),
+    let (end, fields) = scan_record(text.as_bytes()).map_err(|error| match error.failure() {
+        ScanFailure::Incomplete => invalid(text.len(), "more of the record"),
+        ScanFailure::Invalid { at, expected } => invalid(at, expected.as_str()),
     })?;
     if end != text.len() {
         return Err(invalid(end, "nothing after the record"));
