@@ -7,7 +7,7 @@
 //! scanned slice. Strings are searched eight bytes at a time for the only bytes that matter in
 //! them (`"`, `\` and control characters).
 //!
-//! It does not check UTF-8: callers validate the whole record once with `std::str::from_utf8`,
+//! It does not check UTF-8: callers validate the whole record once with `simdutf8`,
 //! which is faster than doing it string by string.
 
 use std::borrow::Cow;

@@ -205,7 +205,7 @@ impl<R: BufRead> FlowReader<R> {
         }
         let number = self.line_number;
         let bytes = held_bytes(&mut self.input, &self.line, self.held, number, &mut self.failed)?;
-        let Ok(text) = std::str::from_utf8(bytes) else {
+        let Ok(text) = simdutf8::basic::from_utf8(bytes) else {
             return Err(FlowError::NotText { line: number });
         };
         Ok(Some(FlowLine { number, text, plain: self.plain, spans: &self.spans, fields: &self.fields }))
