@@ -202,16 +202,25 @@ fn run_trailhound(path: &Path, one_core: bool) -> Measure {
     };
     command.arg("replay").arg(path).stdout(Stdio::null()).stderr(Stdio::piped());
     let started = Instant::now();
-    let mut child = command.spawn().expect("trailhound runs");
+    let child = command.spawn().expect("trailhound runs");
+    let pid = child.id();
+    // A waiter thread notes the exact end (sampling alone would add up to one interval to the
+    // time) while this one samples VmHWM, the process's own high-water mark, which loses
+    // nothing but the last few milliseconds.
+    let (done, finished) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output().unwrap();
+        let seconds = started.elapsed().as_secs_f64();
+        done.send(()).ok();
+        (output, seconds)
+    });
     let mut peak_rss_kib = 0;
-    // VmHWM is the process's own high-water mark, so sampling it until exit loses nothing but
-    // the last few milliseconds.
-    while child.try_wait().unwrap().is_none() {
-        peak_rss_kib = peak_rss_kib.max(high_water_mark_kib(child.id()));
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+        finished.recv_timeout(std::time::Duration::from_millis(5))
+    {
+        peak_rss_kib = peak_rss_kib.max(high_water_mark_kib(pid));
     }
-    let output = child.wait_with_output().unwrap();
-    let seconds = started.elapsed().as_secs_f64();
+    let (output, seconds) = waiter.join().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let events = stderr
