@@ -4,11 +4,12 @@
 //! serde parse into a typed struct spends most of its time on the rest; this scanner walks the
 //! bytes once, checks the whole syntax (strings, escapes, numbers, literals, nesting) and hands
 //! back [`Span`]s, byte ranges of the strings the caller asked for, relative to the start of the
-//! scanned slice. Strings are searched eight bytes at a time for the only bytes that matter in
-//! them (`"`, `\` and control characters).
+//! scanned slice. Strings are searched sixteen bytes at a time for the only bytes that matter in
+//! them (`"`, `\` and control characters). Spans and errors are one word each, so that results
+//! come back in registers (see `ScanError`).
 //!
-//! It does not check UTF-8: callers validate the whole record once with `simdutf8`,
-//! which is faster than doing it string by string.
+//! It does not check UTF-8: callers validate the whole record once with `simdutf8`, which is
+//! faster than doing it string by string.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
