@@ -35,7 +35,8 @@ struct Entry {
 #[derive(Clone, Debug, Default)]
 pub struct EventBatch {
     ndjson: Vec<u8>,
-    ids: String,
+    /// Every event's id, one after another (UTF-8 text).
+    ids: Vec<u8>,
     entries: Vec<Entry>,
 }
 
@@ -44,7 +45,7 @@ impl EventBatch {
     pub fn with_capacity(events: usize, bytes: usize) -> Self {
         EventBatch {
             ndjson: Vec::with_capacity(bytes),
-            ids: String::with_capacity(events * 36),
+            ids: Vec::with_capacity(events * 36),
             entries: Vec::with_capacity(events),
         }
     }
@@ -75,7 +76,7 @@ impl EventBatch {
             None => (0, 0),
         };
         Event {
-            id: &self.ids[id_start..entry.id_end],
+            id: std::str::from_utf8(&self.ids[id_start..entry.id_end]).expect("ids are stored as text"),
             log_type: entry.log_type,
             timestamp: entry.timestamp,
             json: &self.ndjson[line_start..entry.line_end - 1],
@@ -90,7 +91,7 @@ impl EventBatch {
     /// Appends a copy of `event`.
     pub fn push(&mut self, event: Event<'_>) {
         self.ndjson.extend_from_slice(event.json);
-        self.finish_line(event.id, event.log_type, event.timestamp);
+        self.finish_line(event.id.as_bytes(), event.log_type, event.timestamp);
     }
 
     /// The text to append the next event's line to (without its `\n`); then
@@ -99,10 +100,11 @@ impl EventBatch {
         &mut self.ndjson
     }
 
-    /// Ends the line appended since the previous event as the event `id`.
-    pub(crate) fn finish_line(&mut self, id: &str, log_type: LogType, timestamp: i64) {
+    /// Ends the line appended since the previous event as the event `id` (UTF-8 text).
+    pub(crate) fn finish_line(&mut self, id: &[u8], log_type: LogType, timestamp: i64) {
+        debug_assert!(std::str::from_utf8(id).is_ok());
         self.ndjson.push(b'\n');
-        self.ids.push_str(id);
+        self.ids.extend_from_slice(id);
         self.entries.push(Entry { line_end: self.ndjson.len(), id_end: self.ids.len(), log_type, timestamp });
     }
 
@@ -121,12 +123,12 @@ mod tests {
     fn events_come_back_as_they_were_written() {
         let mut batch = EventBatch::default();
         batch.line().extend_from_slice(br#"{"a":1}"#);
-        batch.finish_line("first", LogType::CloudTrail, 10);
+        batch.finish_line(b"first", LogType::CloudTrail, 10);
         batch.line().extend_from_slice(b"{half");
         batch.discard_line();
         batch.push(Event { id: "", log_type: LogType::VpcFlowLogs, timestamp: -1, json: b"{}" });
         batch.line().extend_from_slice(br#"{"c":"\n"}"#);
-        batch.finish_line("third", LogType::VpcFlowLogs, 30);
+        batch.finish_line(b"third", LogType::VpcFlowLogs, 30);
 
         assert_eq!(batch.len(), 3);
         assert_eq!(batch.ndjson(), b"{\"a\":1}\n{}\n{\"c\":\"\\n\"}\n");

@@ -142,6 +142,11 @@ impl PositionalId {
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).expect("hex digits are ASCII")
     }
+
+    /// The id's text as bytes (ASCII hex digits, nothing to escape in JSON).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 fn hex_128(value: u128) -> PositionalId {
@@ -164,11 +169,12 @@ fn hex_32(value: u32) -> [u8; 8] {
     (spread + u64::from(b'0') * ONES + letters * u64::from(b'a' - b'0' - 10)).to_be_bytes()
 }
 
-/// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`.
-fn push_envelope_start(out: &mut Vec<u8>, id: &str, log_type: LogType, time: &[u8]) {
-    out.extend_from_slice(b"{\"event_id\":");
-    json::push_str(out, id);
-    out.extend_from_slice(b",\"log_type\":\"");
+/// Writes the start of the line: `{"event_id":…,"log_type":…,"time":…,"origin":`. `id` is JSON
+/// string content (escaped already, see `decode::json_scan::Span::json_content`).
+fn push_envelope_start(out: &mut Vec<u8>, id: &[u8], log_type: LogType, time: &[u8]) {
+    out.extend_from_slice(b"{\"event_id\":\"");
+    out.extend_from_slice(id);
+    out.extend_from_slice(b"\",\"log_type\":\"");
     out.extend_from_slice(log_type.as_str().as_bytes());
     out.extend_from_slice(b"\",\"time\":\"");
     out.extend_from_slice(time);

@@ -262,3 +262,45 @@ fn escaped_content_is_copied_as_written_and_means_the_same() {
     assert_eq!(meta["sip"], "10.0.0.1", "an escaped address is still an address");
     assert_eq!(meta["useragent"], "café 😀");
 }
+
+#[test]
+fn ip_addresses_are_recognised_as_std_reads_them() {
+    let std_reads = |text: &str| text.parse::<std::net::IpAddr>().is_ok();
+    let mut texts: Vec<String> = Vec::new();
+    for octet in ["0", "9", "10", "99", "100", "199", "200", "249", "250", "255", "256", "260", "300", "999"]
+    {
+        texts.push(format!("{octet}.1.2.3"));
+        texts.push(format!("1.2.3.{octet}"));
+        texts.push(format!("0{octet}.1.2.3"));
+    }
+    texts.extend(
+        [
+            "1.2.3",
+            "1.2.3.4.5",
+            "1..2.3",
+            ".1.2.3",
+            "1.2.3.",
+            "",
+            "1.2.3.4 ",
+            "::1",
+            "fe80::1",
+            "::ffff:1.2.3.4",
+        ]
+        .map(String::from),
+    );
+    texts.extend(
+        ["ec2.amazonaws.com", "AWS Internal", "1.2.3.a", "１.2.3.4", "1:2", "1.2.3.4:80"].map(String::from),
+    );
+    // Every text of up to 8 characters drawn from a small alphabet, sampled by a fixed generator.
+    let alphabet = b"0125.:af";
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for _ in 0..200_000 {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        let len = (state >> 60) as usize % 16;
+        let text: String = (0..len).map(|i| alphabet[(state >> (i * 3)) as usize & 7] as char).collect();
+        texts.push(text);
+    }
+    for text in &texts {
+        assert_eq!(is_ip_address(text), std_reads(text), "{text:?}");
+    }
+}
