@@ -15,7 +15,8 @@
 //!
 //! Shared machines run at uneven speed, so each throughput figure is the best of
 //! `BENCH_REPEAT` runs (default 5), the reference and Trailhound taking turns so that both meet
-//! the same slow and fast moments.
+//! the same slow and fast moments. The last column is the steal time during the run kept (the
+//! vCPU time the hypervisor gave to other machines): a figure with much of it is the machine's.
 
 mod common;
 
@@ -42,6 +43,8 @@ struct Measure {
     items: u64,
     seconds: f64,
     peak_rss_kib: u64,
+    /// Processor time the hypervisor gave to other machines during the run (all vCPUs).
+    stolen_ms: Option<u64>,
 }
 
 fn main() {
@@ -56,8 +59,10 @@ fn main() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let repeats: usize = std::env::var("BENCH_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
 
-    println!("| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference | stolen ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, dir, reference) in [
         ("CloudTrail", &cloudtrail_dir, reference_cloudtrail as fn(&Path) -> u64),
         ("VPC flow", &flow_dir, reference_flow as fn(&Path) -> u64),
@@ -77,11 +82,12 @@ fn main() {
                 [("reference (gunzip + parse)", &reference_run), ("trailhound replay", &trailhound_run)]
             {
                 println!(
-                    "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× |",
+                    "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {} |",
                     run.items as f64 / run.seconds,
                     compressed as f64 / 1e6 / run.seconds,
                     uncompressed as f64 / 1e6 / run.seconds,
                     reference_run.seconds / run.seconds,
+                    run.stolen_ms.map_or("n/a".to_string(), |ms| ms.to_string()),
                 );
             }
         }
@@ -149,6 +155,7 @@ fn gunzipped_size(path: &Path) -> u64 {
 
 fn run_reference(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> Measure {
     let queue = Mutex::new(files.iter());
+    let stolen_before = stolen_ms();
     let started = Instant::now();
     let items: u64 = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -167,7 +174,21 @@ fn run_reference(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> 
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
-    Measure { items, seconds: started.elapsed().as_secs_f64(), peak_rss_kib: 0 }
+    let seconds = started.elapsed().as_secs_f64();
+    Measure { items, seconds, peak_rss_kib: 0, stolen_ms: stolen_since(stolen_before) }
+}
+
+/// The machine's steal time so far, in ms summed over its vCPUs (`/proc/stat`, Linux only): time
+/// the hypervisor ran other machines while this one had work. On a shared 2-vCPU machine it is
+/// what makes most runs slow, so the table shows it for the runs it keeps.
+fn stolen_ms() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let ticks: u64 = stat.lines().next()?.split_whitespace().nth(8)?.parse().ok()?;
+    Some(ticks * 10) // USER_HZ is 100 on Linux.
+}
+
+fn stolen_since(before: Option<u64>) -> Option<u64> {
+    Some(stolen_ms()?.saturating_sub(before?))
 }
 
 fn reference_cloudtrail(path: &Path) -> u64 {
@@ -201,6 +222,7 @@ fn run_trailhound(path: &Path, one_core: bool) -> Measure {
         Command::new(binary)
     };
     command.arg("replay").arg(path).stdout(Stdio::null()).stderr(Stdio::piped());
+    let stolen_before = stolen_ms();
     let started = Instant::now();
     let child = command.spawn().expect("trailhound runs");
     let pid = child.id();
@@ -221,13 +243,14 @@ fn run_trailhound(path: &Path, one_core: bool) -> Measure {
         peak_rss_kib = peak_rss_kib.max(high_water_mark_kib(pid));
     }
     let (output, seconds) = waiter.join().unwrap();
+    let stolen_ms = stolen_since(stolen_before);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
     let events = stderr
         .split(", ")
         .find_map(|part| part.strip_suffix(" events").and_then(|n| n.parse::<u64>().ok()))
         .unwrap_or_else(|| panic!("no event count in {stderr}"));
-    Measure { items: events, seconds, peak_rss_kib }
+    Measure { items: events, seconds, peak_rss_kib, stolen_ms }
 }
 
 /// The VmHWM (peak resident set) of a running process, in KiB; 0 once it has exited.
