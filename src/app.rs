@@ -1,20 +1,20 @@
 //! The running agent: builds the pipeline from a validated configuration and runs it to the end.
 //!
 //! ```text
-//! sources ──batches──▶ channel ──▶ dispatcher ──▶ one bounded lane and thread per sink
+//! sources ──batches──▶ one bounded lane and thread per sink
 //! ```
 //!
 //! Each source is a task; each sink's lane holds at most `max_queue_count` events (see
-//! [`crate::sink::fanout`]), so a slow sink slows the sources down instead of growing memory. SIGINT/SIGTERM cancel the sources, which stop
-//! at the next batch; what is already queued is still delivered before the run ends. A second
-//! signal exits at once.
+//! [`crate::sink::fanout`]), so a slow sink slows the sources down instead of growing memory.
+//! SIGINT/SIGTERM cancel the sources, which stop at the next batch; what is already queued is
+//! still delivered before the run ends. A second signal exits at once. A sink that fails for good
+//! stops the sources the same way, and the run ends with its error.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -70,17 +70,16 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     let started = Instant::now();
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(shutdown.clone()));
-    // The lanes hold the queue; this channel only hands batches to the dispatcher.
-    let (out, batches) = mpsc::channel(1);
+    // Signals stop the sources, and so does a sink that fails for good (without it counting as
+    // an interruption).
+    let stop_sources = shutdown.child_token();
     let progress = Progress::start(Arc::clone(&stats), options.progress);
 
-    let delivery_stats = Arc::clone(&stats);
-    let delivery =
-        tokio::task::spawn_blocking(move || fanout::deliver(sinks, batches, queue_batches, &delivery_stats));
+    let (out, workers) = fanout::start(sinks, queue_batches, &stats, stop_sources.clone());
     let mut sources = JoinSet::new();
     for source in runnable {
         let context =
-            SourceContext { out: out.clone(), shutdown: shutdown.clone(), stats: Arc::clone(&stats) };
+            SourceContext { out: out.clone(), shutdown: stop_sources.clone(), stats: Arc::clone(&stats) };
         match source {
             Runnable::Dir(name, dir) => sources.spawn(async move {
                 let label = name.clone();
@@ -118,7 +117,8 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
             first_error.get_or_insert(error);
         }
     }
-    let delivered = delivery.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+    // Every source is done and has dropped its lanes: the sinks finish what is queued.
+    let delivered = source::blocking(move || workers.join()).await;
     progress.finish();
     signals.abort();
     delivered?;

@@ -607,6 +607,31 @@ async fn objects_a_receiver_refused_are_collected_once_it_accepts() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_refusing_the_credentials_stops_a_polling_agent() {
+    let server = s3::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 3, "AAAAAAAAAAAAAAAA"), "one").await;
+    let refusing = HttpReceiver::start(|_, _| (401, "bad credentials".into()));
+    let config = with_http_sink(server.config(""), &format!("{}/ingest", refusing.url), "");
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    // Without --once the source polls every minute for ever: only the refused sink can end it.
+    let mut agent = common::spawn(&["run", "--config", "trailhound.toml"], Some(dir.path()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while agent.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let ended = agent.try_wait().unwrap().is_some();
+    agent.kill().ok();
+    let output = agent.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(ended, "the agent stops once its sink refuses it for good: {stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("HTTP 401 Unauthorized: bad credentials"), "{stderr}");
+    assert!(!stderr.contains("stopping: finishing queued events"), "not a signal: {stderr}");
+    assert_eq!(refusing.requests().len(), 1, "one refused request, no retries of a refusal");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partial_http_batch_is_sent_when_it_is_old_enough() {
     let server = s3::start().await;
     let dir = tempfile::tempdir().unwrap();

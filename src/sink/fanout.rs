@@ -1,17 +1,23 @@
 //! Fan-out: every sink gets every batch, through its own queue, on its own thread.
 //!
 //! ```text
-//!                         ┌─ lane (bounded) ─▶ worker ─▶ sink A ─┐
-//! sources ─▶ channel ─▶ dispatcher                                ├─▶ receipt settled when
-//!                         └─ lane (bounded) ─▶ worker ─▶ sink B ─┘    the last sink accepted
+//!            ┌─ lane (bounded) ─▶ worker ─▶ sink A ─┐
+//! sources ───┤                                       ├─▶ receipt settled when
+//!            └─ lane (bounded) ─▶ worker ─▶ sink B ─┘    the last sink accepted
 //! ```
 //!
-//! A batch is shared (not copied) between the lanes as a [`Shipment`]. Each worker owns its
-//! sink's retry state, so a sink in an outage retries on its own while the others keep writing,
-//! until its lane is full: then the dispatcher waits, the sources' channel fills, and the sources
-//! stop reading. Memory is bounded by the lanes' capacity whatever a sink does. A shipment's
-//! receipt is settled as delivered by the last sink to accept it; a shipment dropped by a failed
-//! sink drops its receipt unsettled, so its unit of work is not checkpointed.
+//! A source puts each batch into every sink's lane itself ([`Lanes::send`]), shared (not copied)
+//! as a [`Shipment`]: with no thread in between, a batch costs one hand-over per sink, and on a
+//! busy machine every hand-over is a wake-up that interrupts a core (a dispatcher thread between
+//! sources and lanes made it two). Each worker owns its sink's retry state, so a sink in an
+//! outage retries on its own while the others keep writing, until its lane is full: then the
+//! sources wait and stop reading. Memory is bounded by the lanes' capacity whatever a sink does.
+//! A shipment's receipt is settled as delivered by the last sink to accept it; a shipment dropped
+//! by a failed sink drops its receipt unsettled, so its unit of work is not checkpointed.
+//!
+//! A sink that fails for good ends its worker: its lane closes, so every source's next send
+//! fails, and the sources' stop token is cancelled, so that a source waiting between two polls
+//! stops too and the run ends with the sink's error.
 //!
 //! A worker may hold several shipments to write them as one request (the `http` sink batches by
 //! count and age); the others write each shipment as it comes.
@@ -19,9 +25,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::{Sink, SinkError};
 use crate::ack::Receipt;
@@ -78,56 +85,83 @@ impl Batching {
     pub const IMMEDIATE: Batching = Batching { max_events: 1, max_age: Duration::ZERO };
 }
 
-/// Delivers every batch from `batches` to every sink until the sources are done, or until a sink
-/// fails for good. `lane_capacity` is the number of batches each sink's queue holds.
-pub fn deliver(
+/// The sources' side of the fan-out: a batch sent here goes into every sink's lane.
+#[derive(Clone)]
+pub struct Lanes {
+    lanes: Vec<SyncSender<Arc<Shipment>>>,
+    stats: Arc<Stats>,
+}
+
+/// A sink has ended (it failed for good): the batch was not taken.
+#[derive(Debug)]
+pub struct LanesClosed;
+
+impl Lanes {
+    /// Puts `batch` into every sink's lane, waiting while a lane is full.
+    pub fn send(&self, batch: Batch) -> Result<(), LanesClosed> {
+        let shipment = Shipment::new(batch, self.lanes.len(), Arc::clone(&self.stats));
+        for lane in &self.lanes {
+            let taken = match lane.try_send(Arc::clone(&shipment)) {
+                Ok(()) => true,
+                Err(TrySendError::Full(shipment)) => lane.send(shipment).is_ok(),
+                Err(TrySendError::Disconnected(_)) => false,
+            };
+            if !taken {
+                return Err(LanesClosed);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The sinks' threads, running until every [`Lanes`] handle is gone.
+pub struct Workers {
+    workers: Vec<JoinHandle<Result<(), SinkError>>>,
+}
+
+impl Workers {
+    /// Waits until every sink has written everything sent to it; the first sink error, if any.
+    pub fn join(self) -> Result<(), SinkError> {
+        let mut outcome = Ok(());
+        for worker in self.workers {
+            let result = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            if let Err(error) = result
+                && outcome.is_ok()
+            {
+                outcome = Err(error);
+            }
+        }
+        outcome
+    }
+}
+
+/// Starts one thread per sink, each behind a lane of `lane_capacity` batches. A sink that fails
+/// for good cancels `stop_sources`.
+pub fn start(
     sinks: Vec<Sink>,
-    mut batches: mpsc::Receiver<Batch>,
     lane_capacity: usize,
     stats: &Arc<Stats>,
-) -> Result<(), SinkError> {
-    let sink_count = sinks.len();
-    let mut lanes = Vec::with_capacity(sink_count);
-    let mut workers = Vec::with_capacity(sink_count);
+    stop_sources: CancellationToken,
+) -> (Lanes, Workers) {
+    let mut lanes = Vec::with_capacity(sinks.len());
+    let mut workers = Vec::with_capacity(sinks.len());
     for (n, sink) in sinks.into_iter().enumerate() {
         let (lane, queue) = sync_channel::<Arc<Shipment>>(lane_capacity.max(1));
+        let stop_sources = stop_sources.clone();
         let worker = std::thread::Builder::new()
             .name(format!("sink-{n}"))
-            .spawn(move || work(sink, queue))
+            .spawn(move || {
+                let result = work(sink, queue);
+                if result.is_err() {
+                    stop_sources.cancel();
+                }
+                result
+            })
             .expect("a sink thread can start");
         lanes.push(lane);
         workers.push(worker);
     }
-    'batches: while let Some(batch) = batches.blocking_recv() {
-        let shipment = Shipment::new(batch, sink_count, Arc::clone(stats));
-        for lane in &lanes {
-            if !send(lane, Arc::clone(&shipment)) {
-                break 'batches;
-            }
-        }
-    }
-    // Close the sources' channel first: a source blocked on a full channel sees it closed and stops.
-    drop(batches);
-    drop(lanes);
-    let mut outcome = Ok(());
-    for worker in workers {
-        let result = worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        if let Err(error) = result
-            && outcome.is_ok()
-        {
-            outcome = Err(error);
-        }
-    }
-    outcome
-}
-
-/// Puts a shipment in a lane, waiting while it is full; false when the sink's worker has ended.
-fn send(lane: &SyncSender<Arc<Shipment>>, shipment: Arc<Shipment>) -> bool {
-    match lane.try_send(shipment) {
-        Ok(()) => true,
-        Err(TrySendError::Full(shipment)) => lane.send(shipment).is_ok(),
-        Err(TrySendError::Disconnected(_)) => false,
-    }
+    (Lanes { lanes, stats: Arc::clone(stats) }, Workers { workers })
 }
 
 /// One sink's loop: take shipments, write them as its batching says, settle them.

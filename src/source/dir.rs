@@ -108,7 +108,7 @@ fn read_file(job: &FileJob, context: &SourceContext, name: &str) -> Outcome {
         if context.shutdown.is_cancelled() {
             return Err(Stopped);
         }
-        context.out.blocking_send(Batch { events, receipt: None }).map_err(|_| Stopped)
+        context.out.send(Batch { events, receipt: None }).map_err(|_| Stopped)
     };
     object::ingest(file, &object_context, job.log_type, &context.stats, &mut emit).outcome
 }

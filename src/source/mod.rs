@@ -1,8 +1,8 @@
 //! Sources: where events come from.
 //!
 //! A source is a task that finds units of work (files, objects), reads each through
-//! [`object::ingest`] and sends the resulting batches into the pipeline's bounded channel. When
-//! the channel is full the source waits, so a slow sink slows every source down.
+//! [`object::ingest`] and puts the resulting batches into every sink's bounded lane
+//! ([`Lanes`]). When a lane is full the source waits, so a slow sink slows every source down.
 
 pub mod cloudtrail_api;
 pub mod dir;
@@ -11,11 +11,11 @@ pub mod s3;
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::ack::Receipt;
 use crate::normalize::EventBatch;
+use crate::sink::fanout::Lanes;
 use crate::telemetry::Stats;
 
 /// Events travelling together from a source to the sinks.
@@ -54,8 +54,8 @@ pub struct RunMode {
 #[derive(Clone)]
 pub struct SourceContext {
     /// Where batches go (bounded: sending waits when the sinks are behind).
-    pub out: mpsc::Sender<Batch>,
-    /// Cancelled on SIGINT/SIGTERM: stop taking new work.
+    pub out: Lanes,
+    /// Cancelled on SIGINT/SIGTERM, or when a sink failed for good: stop taking new work.
     pub shutdown: CancellationToken,
     /// Shared counters.
     pub stats: Arc<Stats>,

@@ -246,8 +246,9 @@ impl RegionPoller {
             if full || index + 1 == found.len() {
                 let events = std::mem::take(&mut batch);
                 Stats::add(&self.context.stats.events, events.len() as u64);
-                let sent =
-                    self.context.out.send(Batch { events, receipt: Some(acknowledgement.receipt()) }).await;
+                let (out, batch) =
+                    (self.context.out.clone(), Batch { events, receipt: Some(acknowledgement.receipt()) });
+                let sent = blocking(move || out.send(batch)).await;
                 if sent.is_err() {
                     stopped = true;
                     break;

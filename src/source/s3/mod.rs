@@ -369,7 +369,7 @@ impl Collector {
                     return Err(Stopped);
                 }
                 let batch = Batch { events, receipt: Some(receipts.next()) };
-                collector.context.out.blocking_send(batch).map_err(|_| Stopped)
+                collector.context.out.send(batch).map_err(|_| Stopped)
             };
             let log_type = Some(collector.config.log_type);
             object::ingest(
