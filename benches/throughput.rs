@@ -3,9 +3,12 @@
 //! `cargo bench --bench throughput` (or `scripts/bench.sh`) generates corpora with the repo's own
 //! generator under `target/bench-corpus/` (once), then measures:
 //!
-//! 1. a reference that only gunzips and parses the same files (CloudTrail: split `Records` into
-//!    raw records with serde_json; flow logs: split lines into fields and parse two numbers), on
-//!    every core and on one core;
+//! 1. a reference program that only gunzips and parses the same files (CloudTrail: split
+//!    `Records` into raw records with serde_json; flow logs: split lines into fields and parse
+//!    two numbers), on every core and on one core. It is this bench binary started again with
+//!    `--reference`, in a process of its own like trailhound, so that both pay for starting a
+//!    process and touching their memory for the first time; the same parse run in the bench's
+//!    own (warm) process is shown on a row of its own;
 //! 2. the real `trailhound replay` binary writing NDJSON to /dev/null, on every core and on one
 //!    core (`taskset -c 0`);
 //! 3. the peak RSS of `trailhound replay` on a ~100 MB and a ~1 GB (uncompressed) CloudTrail file.
@@ -48,6 +51,15 @@ struct Measure {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, flag, workload, threads, dir] = &args[..]
+        && flag == "--reference"
+    {
+        let parse = reference_parse(workload).expect("a known workload");
+        let items = parse_files(&files(Path::new(dir)), threads.parse().expect("a thread count"), parse);
+        println!("{items}");
+        return;
+    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-corpus");
     let scale: usize = std::env::var("BENCH_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
     let big_records: usize =
@@ -63,24 +75,29 @@ fn main() {
         "| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference | stolen ms |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for (name, dir, reference) in [
-        ("CloudTrail", &cloudtrail_dir, reference_cloudtrail as fn(&Path) -> u64),
-        ("VPC flow", &flow_dir, reference_flow as fn(&Path) -> u64),
-    ] {
+    for (name, dir, workload) in
+        [("CloudTrail", &cloudtrail_dir, "cloudtrail"), ("VPC flow", &flow_dir, "flow")]
+    {
         let files = files(dir);
         let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
         let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
+        let parse = reference_parse(workload).unwrap();
         for threads in [cores, 1] {
-            let (mut reference_run, mut trailhound_run) = (None, None);
+            let (mut reference_run, mut in_process_run, mut trailhound_run) = (None, None, None);
             for _ in 0..repeats.max(1) {
-                keep_fastest(&mut reference_run, run_reference(&files, threads, reference));
+                keep_fastest(&mut reference_run, run_reference(workload, dir, threads));
+                keep_fastest(&mut in_process_run, run_in_process(&files, threads, parse));
                 keep_fastest(&mut trailhound_run, run_trailhound(dir, threads == 1));
             }
-            let (reference_run, trailhound_run) = (reference_run.unwrap(), trailhound_run.unwrap());
+            let (reference_run, in_process_run, trailhound_run) =
+                (reference_run.unwrap(), in_process_run.unwrap(), trailhound_run.unwrap());
             assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
-            for (program, run) in
-                [("reference (gunzip + parse)", &reference_run), ("trailhound replay", &trailhound_run)]
-            {
+            assert_eq!(in_process_run.items, trailhound_run.items, "both must see every record");
+            for (program, run) in [
+                ("reference program (gunzip + parse)", &reference_run),
+                ("the same parse in the bench's process", &in_process_run),
+                ("trailhound replay", &trailhound_run),
+            ] {
                 println!(
                     "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {} |",
                     run.items as f64 / run.seconds,
@@ -153,11 +170,38 @@ fn gunzipped_size(path: &Path) -> u64 {
     std::io::copy(&mut MultiGzDecoder::new(fs::File::open(path).unwrap()), &mut std::io::sink()).unwrap()
 }
 
-fn run_reference(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> Measure {
-    let queue = Mutex::new(files.iter());
+/// The reference's parse of one file, by workload name; it returns the file's item count.
+fn reference_parse(workload: &str) -> Option<fn(&Path) -> u64> {
+    match workload {
+        "cloudtrail" => Some(reference_cloudtrail),
+        "flow" => Some(reference_flow),
+        _ => None,
+    }
+}
+
+/// Runs the reference program (this binary with `--reference`) on every file below `dir`.
+fn run_reference(workload: &str, dir: &Path, threads: usize) -> Measure {
+    let mut command = pinned(std::env::current_exe().expect("the bench binary's path"), threads == 1);
+    command.arg("--reference").arg(workload).arg(threads.to_string()).arg(dir).stdout(Stdio::piped());
+    let (output, mut measure) = measure_program(command);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    measure.items = String::from_utf8_lossy(&output.stdout).trim().parse().expect("an item count");
+    measure
+}
+
+/// The reference's parse in this process's threads.
+fn run_in_process(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> Measure {
     let stolen_before = stolen_ms();
     let started = Instant::now();
-    let items: u64 = std::thread::scope(|scope| {
+    let items = parse_files(files, threads, parse);
+    let seconds = started.elapsed().as_secs_f64();
+    Measure { items, seconds, peak_rss_kib: 0, stolen_ms: stolen_since(stolen_before) }
+}
+
+/// Parses `files` on `threads` threads, each taking the next file; the total item count.
+fn parse_files(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> u64 {
+    let queue = Mutex::new(files.iter());
+    std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
@@ -173,9 +217,7 @@ fn run_reference(files: &[PathBuf], threads: usize, parse: fn(&Path) -> u64) -> 
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).sum()
-    });
-    let seconds = started.elapsed().as_secs_f64();
-    Measure { items, seconds, peak_rss_kib: 0, stolen_ms: stolen_since(stolen_before) }
+    })
 }
 
 /// The machine's steal time so far, in ms summed over its vCPUs (`/proc/stat`, Linux only): time
@@ -213,18 +255,36 @@ fn reference_flow(path: &Path) -> u64 {
 
 /// Runs the release binary on `path`, output to /dev/null; counts events from the summary line.
 fn run_trailhound(path: &Path, one_core: bool) -> Measure {
-    let binary = env!("CARGO_BIN_EXE_trailhound");
-    let mut command = if one_core {
+    let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
+    command.arg("replay").arg(path).stdout(Stdio::null());
+    let (output, mut measure) = measure_program(command);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    measure.items = stderr
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" events").and_then(|n| n.parse::<u64>().ok()))
+        .unwrap_or_else(|| panic!("no event count in {stderr}"));
+    measure
+}
+
+/// `program`, on the first core only (`taskset -c 0`) when `one_core`.
+fn pinned(program: PathBuf, one_core: bool) -> Command {
+    if one_core {
         let mut command = Command::new("taskset");
-        command.args(["-c", "0", binary]);
+        command.args(["-c", "0"]).arg(program);
         command
     } else {
-        Command::new(binary)
-    };
-    command.arg("replay").arg(path).stdout(Stdio::null()).stderr(Stdio::piped());
+        Command::new(program)
+    }
+}
+
+/// Runs `command` to its end: its output (stderr piped; stdout as the caller set it), and its
+/// wall time, peak RSS and the machine's steal time meanwhile (`items` is left for the caller).
+fn measure_program(mut command: Command) -> (std::process::Output, Measure) {
+    command.stderr(Stdio::piped());
     let stolen_before = stolen_ms();
     let started = Instant::now();
-    let child = command.spawn().expect("trailhound runs");
+    let child = command.spawn().expect("the program runs");
     let pid = child.id();
     // A waiter thread notes the exact end (sampling alone would add up to one interval to the
     // time) while this one samples VmHWM, the process's own high-water mark, which loses
@@ -243,14 +303,7 @@ fn run_trailhound(path: &Path, one_core: bool) -> Measure {
         peak_rss_kib = peak_rss_kib.max(high_water_mark_kib(pid));
     }
     let (output, seconds) = waiter.join().unwrap();
-    let stolen_ms = stolen_since(stolen_before);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let events = stderr
-        .split(", ")
-        .find_map(|part| part.strip_suffix(" events").and_then(|n| n.parse::<u64>().ok()))
-        .unwrap_or_else(|| panic!("no event count in {stderr}"));
-    Measure { items: events, seconds, peak_rss_kib, stolen_ms }
+    (output, Measure { items: 0, seconds, peak_rss_kib, stolen_ms: stolen_since(stolen_before) })
 }
 
 /// The VmHWM (peak resident set) of a running process, in KiB; 0 once it has exited.
