@@ -17,7 +17,7 @@ pub mod vpc_flow;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 /// Size of the read buffers on both sides of the gzip decoder.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
@@ -146,6 +146,8 @@ pub fn open<R: Read + Send + 'static>(raw: R) -> io::Result<Opened> {
     let head = buffered.fill_buf()?;
     let zero_bytes = head.is_empty();
     if head.starts_with(&[0x1f, 0x8b]) {
+        // The `bufread` decoder reads from `buffered` itself; the `read` one would add a buffer
+        // of its own and copy every compressed byte once more.
         let decoder = MultiGzDecoder::new(buffered);
         return Ok(Opened {
             reader: Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, decoder)),
