@@ -143,7 +143,7 @@ fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
     }
 }
 
-/// Batches the channel can hold: the smallest `max_queue_count` of the sources, in batches.
+/// Batches each sink's lane can hold: the smallest `max_queue_count` of the sources, in batches.
 fn queue_batches(config: &Config) -> usize {
     let events = config
         .sources
