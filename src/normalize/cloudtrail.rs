@@ -162,31 +162,34 @@ impl<'a> Record<'a> {
 }
 
 fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {
+    let source_ip = |is_ip: bool| record.source_address.filter(|_| record.source_is_ip == is_ip);
+    let head = [(member!("vmid"), record.event_name), (member!("vendorinfo"), record.event_source)];
+    // One loop over a table rather than a copy of the member code per field: the code of a
+    // record's whole path must stay within the instruction cache.
+    let tail = [
+        (member!("account"), record.recipient_account_id),
+        (member!("domainorigin"), record.account_id),
+        (member!("login"), record.login.as_deref()),
+        (member!("user_arn"), record.arn),
+        (member!("identity_type"), record.identity_type),
+        (member!("sip"), source_ip(true)),
+        (member!("sname"), source_ip(false)),
+        (member!("useragent"), record.user_agent),
+        (member!("region"), record.aws_region),
+        (member!("result"), Some(record.error_code.unwrap_or("Success"))),
+        (member!("reason"), record.error_message),
+        (member!("session"), record.session),
+        (member!("object"), record.object),
+        (member!("objecttype"), record.object_type),
+        (member!("tag1"), record.event_type),
+        (member!("status"), record.read_only.map(|read_only| if read_only { "read" } else { "write" })),
+    ];
     let mut meta = ObjectWriter::open(out);
-    meta.content(member!("vmid"), record.event_name);
-    meta.content(member!("vendorinfo"), record.event_source);
+    meta.contents(&head);
     if let (Some(source), Some(name)) = (record.event_source, record.event_name) {
         meta.content_joined(member!("command"), source, b':', name);
     }
-    meta.content(member!("account"), record.recipient_account_id);
-    meta.content(member!("domainorigin"), record.account_id);
-    meta.content(member!("login"), record.login.as_deref());
-    meta.content(member!("user_arn"), record.arn);
-    meta.content(member!("identity_type"), record.identity_type);
-    meta.content(member!("sip"), record.source_address.filter(|_| record.source_is_ip));
-    meta.content(member!("sname"), record.source_address.filter(|_| !record.source_is_ip));
-    meta.content(member!("useragent"), record.user_agent);
-    meta.content(member!("region"), record.aws_region);
-    meta.content(member!("result"), Some(record.error_code.unwrap_or("Success")));
-    meta.content(member!("reason"), record.error_message);
-    meta.content(member!("session"), record.session);
-    meta.content(member!("object"), record.object);
-    meta.content(member!("objecttype"), record.object_type);
-    meta.content(member!("tag1"), record.event_type);
-    meta.content(
-        member!("status"),
-        record.read_only.map(|read_only| if read_only { "read" } else { "write" }),
-    );
+    meta.contents(&tail);
     meta.close();
 }
 

@@ -111,6 +111,13 @@ impl<'a> ObjectWriter<'a> {
         }
     }
 
+    /// [`Self::content`] for each `(member, content)` in turn.
+    pub(super) fn contents(&mut self, members: &[(&'static str, Option<&str>)]) {
+        for &(member, content) in members {
+            self.content(member, content);
+        }
+    }
+
     /// `"name":"first:second"` from two JSON string contents and an ASCII separator.
     pub(super) fn content_joined(&mut self, member: &'static str, first: &str, separator: u8, second: &str) {
         debug_assert!(separator.is_ascii_graphic() && separator != b'"' && separator != b'\\');
