@@ -6,7 +6,7 @@
 //! nested request parameters, ~1.5 KB each) and flow-log lines like real ones (v2 default format,
 //! NODATA and REJECT lines, plus a v5 custom format).
 
-mod cloudtrail;
+pub(crate) mod cloudtrail;
 mod vpc_flow;
 
 use std::fs;
