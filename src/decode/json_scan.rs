@@ -189,7 +189,13 @@ impl Span {
     /// The raw bytes between the quotes (escapes not decoded).
     #[inline]
     pub(crate) fn raw<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
-        &bytes[self.start()..self.end()]
+        &bytes[self.range()]
+    }
+
+    /// Where the bytes between the quotes are in the scanned slice.
+    #[inline]
+    pub(crate) fn range(&self) -> std::ops::Range<usize> {
+        self.start()..self.end()
     }
 }
 

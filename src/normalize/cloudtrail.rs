@@ -19,7 +19,7 @@
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
-use super::json::{ObjectWriter, member};
+use super::json::{self, Content, PaddedPrefix, SLACK, SliceWriter, TextMembers};
 use super::{EventBatch, ObjectContext, parse_rfc3339, push_envelope_start};
 use crate::decode::LogType;
 use crate::decode::cloudtrail::{REQUEST_TARGETS, RecordFields, scan_record};
@@ -106,36 +106,46 @@ pub fn normalize_fields(
 /// The strings the metadata is made of, as JSON string content (escapes as written in the
 /// record, see [`Span::json_content`]): copied between quotes without looking at them again.
 struct Record<'a> {
-    event_source: Option<&'a str>,
-    event_name: Option<&'a str>,
-    recipient_account_id: Option<&'a str>,
-    account_id: Option<&'a str>,
-    login: Option<Cow<'a, str>>,
-    arn: Option<&'a str>,
-    identity_type: Option<&'a str>,
-    source_address: Option<&'a str>,
+    event_source: Option<Content<'a>>,
+    event_name: Option<Content<'a>>,
+    recipient_account_id: Option<Content<'a>>,
+    account_id: Option<Content<'a>>,
+    login: Option<Content<'a>>,
+    /// The login when it had to be escaped again (the last segment of an escaped ARN).
+    login_escaped: Option<String>,
+    arn: Option<Content<'a>>,
+    identity_type: Option<Content<'a>>,
+    source_address: Option<Content<'a>>,
     source_is_ip: bool,
-    user_agent: Option<&'a str>,
-    aws_region: Option<&'a str>,
-    error_code: Option<&'a str>,
-    error_message: Option<&'a str>,
-    session: Option<&'a str>,
-    object: Option<&'a str>,
-    object_type: Option<&'a str>,
-    event_type: Option<&'a str>,
+    user_agent: Option<Content<'a>>,
+    aws_region: Option<Content<'a>>,
+    error_code: Option<Content<'a>>,
+    error_message: Option<Content<'a>>,
+    session: Option<Content<'a>>,
+    object: Option<Content<'a>>,
+    object_type: Option<Content<'a>>,
+    event_type: Option<Content<'a>>,
     read_only: Option<bool>,
 }
 
 impl<'a> Record<'a> {
     fn read(text: &'a str, fields: &RecordFields) -> Self {
-        let content = |span: &Option<Span>| span.map(|span| span.json_content(text));
-        let non_empty =
-            |span: &Option<Span>| span.filter(|span| !span.is_empty()).map(|span| span.json_content(text));
+        let bytes = text.as_bytes();
+        let content = |span: &Option<Span>| span.map(|span| Content::within(bytes, span.range()));
+        let non_empty = |span: &Option<Span>| content(&span.filter(|span| !span.is_empty()));
         let identity = &fields.identity;
-        let login = non_empty(&identity.user_name)
-            .or_else(|| non_empty(&identity.issuer_user_name))
-            .map(Cow::Borrowed)
-            .or_else(|| arn_login(text, identity.arn?));
+        let mut login_escaped = None;
+        let login =
+            non_empty(&identity.user_name).or_else(|| non_empty(&identity.issuer_user_name)).or_else(|| {
+                let arn = identity.arn?;
+                if arn.is_escaped() {
+                    login_escaped = arn_login_escaped(&arn.text(text));
+                    return None;
+                }
+                // The last segment is the end of the ARN.
+                let last = arn_last_segment(arn.json_content(text))?;
+                Some(Content::within(bytes, arn.range().end - last.len()..arn.range().end))
+            });
         let source_address = fields.source_ip_address.filter(|span| !span.is_empty());
         let (object, object_type) = main_object(text, fields);
         Record {
@@ -144,9 +154,10 @@ impl<'a> Record<'a> {
             recipient_account_id: content(&fields.recipient_account_id),
             account_id: content(&identity.account_id),
             login,
+            login_escaped,
             arn: content(&identity.arn),
             identity_type: content(&identity.kind),
-            source_address: source_address.map(|span| span.json_content(text)),
+            source_address: content(&source_address),
             source_is_ip: source_address.is_some_and(|span| is_ip_address(&span.text(text))),
             user_agent: content(&fields.user_agent),
             aws_region: content(&fields.aws_region),
@@ -161,46 +172,79 @@ impl<'a> Record<'a> {
     }
 }
 
+const VMID: PaddedPrefix = PaddedPrefix::text_member("vmid");
+const VENDORINFO: PaddedPrefix = PaddedPrefix::text_member("vendorinfo");
+const COMMAND: PaddedPrefix = PaddedPrefix::text_member("command");
+const ACCOUNT: PaddedPrefix = PaddedPrefix::text_member("account");
+const DOMAINORIGIN: PaddedPrefix = PaddedPrefix::text_member("domainorigin");
+const LOGIN: PaddedPrefix = PaddedPrefix::text_member("login");
+const USER_ARN: PaddedPrefix = PaddedPrefix::text_member("user_arn");
+const IDENTITY_TYPE: PaddedPrefix = PaddedPrefix::text_member("identity_type");
+const SIP: PaddedPrefix = PaddedPrefix::text_member("sip");
+const SNAME: PaddedPrefix = PaddedPrefix::text_member("sname");
+const USERAGENT: PaddedPrefix = PaddedPrefix::text_member("useragent");
+const REGION: PaddedPrefix = PaddedPrefix::text_member("region");
+const RESULT: PaddedPrefix = PaddedPrefix::text_member("result");
+const REASON: PaddedPrefix = PaddedPrefix::text_member("reason");
+const SESSION: PaddedPrefix = PaddedPrefix::text_member("session");
+const OBJECT: PaddedPrefix = PaddedPrefix::text_member("object");
+const OBJECTTYPE: PaddedPrefix = PaddedPrefix::text_member("objecttype");
+const TAG1: PaddedPrefix = PaddedPrefix::text_member("tag1");
+const STATUS: PaddedPrefix = PaddedPrefix::text_member("status");
+
+/// Writes the metadata object: into room reserved once, with fixed-size copies for the member
+/// names and the short values (see [`SliceWriter`]).
 fn push_metadata(out: &mut Vec<u8>, record: &Record<'_>) {
     let source_ip = |is_ip: bool| record.source_address.filter(|_| record.source_is_ip == is_ip);
-    let head = [(member!("vmid"), record.event_name), (member!("vendorinfo"), record.event_source)];
-    // One loop over a table rather than a copy of the member code per field: the code of a
-    // record's whole path must stay within the instruction cache.
-    let tail = [
-        (member!("account"), record.recipient_account_id),
-        (member!("domainorigin"), record.account_id),
-        (member!("login"), record.login.as_deref()),
-        (member!("user_arn"), record.arn),
-        (member!("identity_type"), record.identity_type),
-        (member!("sip"), source_ip(true)),
-        (member!("sname"), source_ip(false)),
-        (member!("useragent"), record.user_agent),
-        (member!("region"), record.aws_region),
-        (member!("result"), Some(record.error_code.unwrap_or("Success"))),
-        (member!("reason"), record.error_message),
-        (member!("session"), record.session),
-        (member!("object"), record.object),
-        (member!("objecttype"), record.object_type),
-        (member!("tag1"), record.event_type),
-        (member!("status"), record.read_only.map(|read_only| if read_only { "read" } else { "write" })),
+    let login = record.login.or_else(|| record.login_escaped.as_deref().map(Content::whole));
+    let head: &TextMembers<'_, '_> = &[(&VMID, record.event_name), (&VENDORINFO, record.event_source)];
+    let command = record.event_source.zip(record.event_name);
+    let tail: &TextMembers<'_, '_> = &[
+        (&ACCOUNT, record.recipient_account_id),
+        (&DOMAINORIGIN, record.account_id),
+        (&LOGIN, login),
+        (&USER_ARN, record.arn),
+        (&IDENTITY_TYPE, record.identity_type),
+        (&SIP, source_ip(true)),
+        (&SNAME, source_ip(false)),
+        (&USERAGENT, record.user_agent),
+        (&REGION, record.aws_region),
+        (&RESULT, Some(record.error_code.unwrap_or(Content::whole("Success")))),
+        (&REASON, record.error_message),
+        (&SESSION, record.session),
+        (&OBJECT, record.object),
+        (&OBJECTTYPE, record.object_type),
+        (&TAG1, record.event_type),
+        (&STATUS, record.read_only.map(|read_only| Content::whole(if read_only { "read" } else { "write" }))),
     ];
-    let mut meta = ObjectWriter::open(out);
-    meta.contents(&head);
-    if let (Some(source), Some(name)) = (record.event_source, record.event_name) {
-        meta.content_joined(member!("command"), source, b':', name);
+    let command_room = command.map_or(0, |(source, name)| json::PADDED + source.len() + name.len() + 2);
+    let room = json::text_members_room(head) + command_room + json::text_members_room(tail);
+    let start = out.len();
+    out.resize(start + room + SLACK, 0);
+    let mut writer = SliceWriter::new(&mut out[start..]);
+    writer.put_text_members(head);
+    if let Some((source, name)) = command {
+        writer.put_padded_prefix(&COMMAND);
+        writer.put_content(source);
+        writer.put(b':');
+        writer.put_content(name);
+        writer.put(b'"');
     }
-    meta.contents(&tail);
-    meta.close();
+    writer.put_text_members(tail);
+    let end = start + writer.written();
+    out.truncate(end);
+    json::close_object(out, start);
 }
 
 /// The first `resources[]` entry, else the request's main target (as JSON string content).
-fn main_object<'a>(text: &'a str, fields: &RecordFields) -> (Option<&'a str>, Option<&'a str>) {
+fn main_object<'a>(text: &'a str, fields: &RecordFields) -> (Option<Content<'a>>, Option<Content<'a>>) {
+    let content = |span: Span| Content::within(text.as_bytes(), span.range());
     let resource = &fields.resource;
     if let Some(arn) = resource.arn.or(resource.arn_prefix) {
-        return (Some(arn.json_content(text)), resource.kind.map(|kind| kind.json_content(text)));
+        return (Some(content(arn)), resource.kind.map(content));
     }
     match fields.request_target {
-        Some((rank, span)) => (Some(span.json_content(text)), Some(REQUEST_TARGETS[rank].1)),
+        Some((rank, span)) => (Some(content(span)), Some(Content::whole(REQUEST_TARGETS[rank].1))),
         None => (None, None),
     }
 }
@@ -235,15 +279,11 @@ fn is_ipv4(bytes: &[u8]) -> bool {
     octets == 4
 }
 
-/// The login an ARN names (its last segment), as JSON string content.
-fn arn_login(text: &str, arn: Span) -> Option<Cow<'_, str>> {
-    if !arn.is_escaped() {
-        return arn_last_segment(arn.json_content(text)).map(Cow::Borrowed);
-    }
-    let decoded = arn.text(text);
-    let last = arn_last_segment(&decoded)?;
+/// The login an escaped ARN names (its last segment, decoded in `arn`), as JSON string content.
+fn arn_login_escaped(arn: &str) -> Option<String> {
+    let last = arn_last_segment(arn)?;
     let quoted = serde_json::to_string(last).expect("a string serializes");
-    Some(Cow::Owned(quoted[1..quoted.len() - 1].to_string()))
+    Some(quoted[1..quoted.len() - 1].to_string())
 }
 
 /// `arn:aws:iam::1:user/path/Alice` → `Alice`; `arn:aws:iam::1:root` → `root`.

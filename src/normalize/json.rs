@@ -75,67 +75,103 @@ impl<'a> SliceWriter<'a> {
     }
 }
 
-/// `,"name":` as a string constant, for [`ObjectWriter`]'s members.
-macro_rules! member {
-    ($name:literal) => {
-        concat!(",\"", $name, "\":")
-    };
+/// `,"name":"`, the start of a member whose value is a string, in a padded array so that
+/// [`SliceWriter::put_padded`] writes it in one fixed-size copy. Made at compile time.
+pub(super) struct PaddedPrefix {
+    padded: [u8; PADDED],
+    len: usize,
 }
-pub(super) use member;
 
-/// Builds a flat JSON object of string members, skipping absent values.
-///
-/// Every member is written with a leading comma (`,"name":`, a constant from [`member!`]) in one
-/// copy; `close` turns the first member's comma into the opening brace.
-pub(super) struct ObjectWriter<'a> {
-    out: &'a mut Vec<u8>,
+impl PaddedPrefix {
+    /// The prefix of the string member `name` (a plain name, see [`is_plain_name`]).
+    pub(super) const fn text_member(name: &str) -> Self {
+        let name = name.as_bytes();
+        let len = name.len() + 5;
+        assert!(len <= PADDED, "a member name short enough to pad");
+        let mut padded = [0; PADDED];
+        padded[0] = b',';
+        padded[1] = b'"';
+        let mut at = 0;
+        while at < name.len() {
+            padded[2 + at] = name[at];
+            at += 1;
+        }
+        padded[len - 3] = b'"';
+        padded[len - 2] = b':';
+        padded[len - 1] = b'"';
+        PaddedPrefix { padded, len }
+    }
+}
+
+/// JSON string content (what goes between the quotes, escaped already) as a range of a buffer
+/// that often goes on after it, so that a short one can be copied as a fixed-size window (see
+/// [`SliceWriter::put_short`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Content<'a> {
+    source: &'a [u8],
     start: usize,
+    end: usize,
 }
 
-impl<'a> ObjectWriter<'a> {
-    pub(super) fn open(out: &'a mut Vec<u8>) -> Self {
-        let start = out.len();
-        ObjectWriter { out, start }
+impl<'a> Content<'a> {
+    /// `source[range]`, which must be JSON string content.
+    pub(super) fn within(source: &'a [u8], range: std::ops::Range<usize>) -> Self {
+        debug_assert!(range.end <= source.len());
+        Content { source, start: range.start, end: range.end }
     }
 
-    /// `"name":"content"`, or nothing when `content` is `None`: `content` is JSON string content
-    /// already (see `decode::json_scan::Span::json_content`), copied as it is.
+    /// All of `content`, which must be JSON string content.
+    pub(super) fn whole(content: &'a str) -> Self {
+        Content { source: content.as_bytes(), start: 0, end: content.len() }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.end - self.start
+    }
+}
+
+/// String members of a flat JSON object, in order; absent ones (`None`) are left out.
+pub(super) type TextMembers<'m, 'c> = [(&'m PaddedPrefix, Option<Content<'c>>)];
+
+/// The room [`SliceWriter::put_text_members`] needs for `members`, before its [`SLACK`].
+pub(super) fn text_members_room(members: &TextMembers<'_, '_>) -> usize {
+    members.iter().map(|(prefix, content)| content.map_or(0, |content| prefix.len + content.len() + 1)).sum()
+}
+
+impl SliceWriter<'_> {
+    /// `content`, by a fixed-size copy when it is short and its buffer has room after it.
     #[inline]
-    pub(super) fn content(&mut self, member: &'static str, content: Option<&str>) {
-        if let Some(content) = content {
-            self.out.reserve(member.len() + content.len() + 2);
-            self.out.extend_from_slice(member.as_bytes());
-            self.out.push(b'"');
-            self.out.extend_from_slice(content.as_bytes());
-            self.out.push(b'"');
-        }
+    pub(super) fn put_content(&mut self, content: Content<'_>) {
+        self.put_short(content.source, content.start..content.end);
     }
 
-    /// [`Self::content`] for each `(member, content)` in turn.
-    pub(super) fn contents(&mut self, members: &[(&'static str, Option<&str>)]) {
-        for &(member, content) in members {
-            self.content(member, content);
-        }
+    /// `,"name":"`.
+    #[inline]
+    pub(super) fn put_padded_prefix(&mut self, prefix: &PaddedPrefix) {
+        self.put_padded(&prefix.padded, prefix.len);
     }
 
-    /// `"name":"first:second"` from two JSON string contents and an ASCII separator.
-    pub(super) fn content_joined(&mut self, member: &'static str, first: &str, separator: u8, second: &str) {
-        debug_assert!(separator.is_ascii_graphic() && separator != b'"' && separator != b'\\');
-        self.out.extend_from_slice(member.as_bytes());
-        self.out.push(b'"');
-        self.out.extend_from_slice(first.as_bytes());
-        self.out.push(separator);
-        self.out.extend_from_slice(second.as_bytes());
-        self.out.push(b'"');
-    }
-
-    pub(super) fn close(self) {
-        if self.out.len() == self.start {
-            self.out.extend_from_slice(b"{}");
-        } else {
-            self.out[self.start] = b'{';
-            self.out.push(b'}');
+    /// `,"name":"content"` for each member present. One loop over a table rather than code per
+    /// member: the code of a record's whole path must stay within the instruction cache.
+    pub(super) fn put_text_members(&mut self, members: &TextMembers<'_, '_>) {
+        for &(prefix, content) in members {
+            if let Some(content) = content {
+                self.put_padded_prefix(prefix);
+                self.put_content(content);
+                self.put(b'"');
+            }
         }
+    }
+}
+
+/// Ends an object whose members (each with a leading comma) were written at `out[start..]`:
+/// the first comma becomes the opening brace, or the object is `{}`.
+pub(super) fn close_object(out: &mut Vec<u8>, start: usize) {
+    if out.len() == start {
+        out.extend_from_slice(b"{}");
+    } else {
+        out[start] = b'{';
+        out.push(b'}');
     }
 }
 
@@ -174,18 +210,33 @@ mod tests {
     }
 
     #[test]
-    fn objects_skip_absent_members() {
+    fn text_objects_leave_out_absent_members() {
+        const A: PaddedPrefix = PaddedPrefix::text_member("a");
+        const LONG: PaddedPrefix = PaddedPrefix::text_member("a_twenty_six_letter_name_");
+        let record = br#"{"x":"s3","y":"Get\"Object","z":"0123456789abcdef0123456789"}"#;
+        let members = [
+            (&A, None),
+            (&A, Some(Content::within(record, 6..8))),
+            (&LONG, Some(Content::within(record, 15..26))),
+            (&A, Some(Content::whole(r#"\u00e9"#))),
+            (&LONG, Some(Content::within(record, 33..59))),
+        ];
         let mut out = b"x".to_vec();
-        let mut object = ObjectWriter::open(&mut out);
-        object.content(member!("a"), None);
-        object.content(member!("b"), Some("x"));
-        object.content_joined(member!("c"), "s3", b':', r#"Get\"Object"#);
-        object.content(member!("d"), Some(r#"\u00e9"#));
-        object.close();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"x{"b":"x","c":"s3:Get\"Object","d":"\u00e9"}"#);
+        let room = text_members_room(&members);
+        out.resize(1 + room + SLACK, b'.');
+        let mut writer = SliceWriter::new(&mut out[1..]);
+        writer.put_text_members(&members);
+        let written = writer.written();
+        assert_eq!(written, room);
+        out.truncate(1 + written);
+        close_object(&mut out, 1);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"x{"a":"s3","a_twenty_six_letter_name_":"Get\"Object","a":"\u00e9","a_twenty_six_letter_name_":"0123456789abcdef0123456789"}"#
+        );
 
-        let mut empty = Vec::new();
-        ObjectWriter::open(&mut empty).close();
-        assert_eq!(empty, b"{}");
+        let mut empty = b"x".to_vec();
+        close_object(&mut empty, 1);
+        assert_eq!(empty, b"x{}");
     }
 }
