@@ -8,6 +8,10 @@
 //! them (`"`, `\` and control characters). Spans and errors are one word each, so that results
 //! come back in registers (see `ScanError`).
 //!
+//! Every routine takes the offset to read at and returns the offset after what it read: the
+//! caller walks the members it wants (`object_at`, `array_at`, `text_at`) and skips the
+//! rest (`skip_value_at`, one loop whatever the nesting).
+//!
 //! It does not check UTF-8: callers validate the whole record once with `simdutf8`, which is
 //! faster than doing it string by string.
 
@@ -48,7 +52,7 @@ impl ScanError {
     /// The bytes ended inside the value.
     pub(crate) const INCOMPLETE: ScanError = ScanError(u64::MAX);
 
-    fn invalid(at: usize, expected: Expected) -> ScanError {
+    pub(crate) fn invalid(at: usize, expected: Expected) -> ScanError {
         ScanError((at as u64) << 8 | expected as u64)
     }
 
@@ -199,174 +203,152 @@ impl Span {
     }
 }
 
-/// A cursor over JSON bytes.
-pub(crate) struct Scanner<'a> {
-    bytes: &'a [u8],
+/// Reads the object at `at` (white space before it allowed), inside `depth` open containers:
+/// `member` is called with each key (unescaped) and the offset of its value, and returns the
+/// offset after the value. Returns the offset after the object.
+pub(crate) fn object_at(
+    bytes: &[u8],
     at: usize,
     depth: u32,
-}
-
-impl<'a> Scanner<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Self {
-        Scanner { bytes, at: 0, depth: 0 }
+    mut member: impl FnMut(&[u8], usize, u32) -> Result<usize, ScanError>,
+) -> Result<usize, ScanError> {
+    let (mut at, empty) = open_at(bytes, at, depth, b'{', b'}', Expected::ObjectStart)?;
+    if empty {
+        return Ok(at);
     }
-
-    /// Offset of the next unread byte.
-    pub(crate) fn position(&self) -> usize {
-        self.at
-    }
-
-    /// Skips white space and returns the next byte without consuming it.
-    #[inline]
-    pub(crate) fn peek(&mut self) -> Result<u8, ScanError> {
-        let (at, byte) = peek_at(self.bytes, self.at)?;
-        self.at = at;
-        Ok(byte)
-    }
-
-    fn invalid(&self, expected: Expected) -> ScanError {
-        ScanError::invalid(self.at, expected)
-    }
-
-    /// Reads an object, calling `member` with each key (unescaped) and the scanner positioned on
-    /// the value, which `member` must consume.
-    pub(crate) fn object(
-        &mut self,
-        mut member: impl FnMut(&mut Self, &[u8]) -> Result<(), ScanError>,
-    ) -> Result<(), ScanError> {
-        if self.open(b'{', b'}', Expected::ObjectStart)? {
-            return Ok(());
+    loop {
+        let (quote, byte) = peek_at(bytes, at)?;
+        if byte != b'"' {
+            return Err(ScanError::invalid(quote, Expected::MemberName));
         }
-        loop {
-            if self.peek()? != b'"' {
-                return Err(self.invalid(Expected::MemberName));
-            }
-            let key = self.string()?;
-            if self.peek()? != b':' {
-                return Err(self.invalid(Expected::ColonAfterName));
-            }
-            self.at += 1;
-            let raw = key.raw(self.bytes);
-            if key.is_escaped() {
-                let decoded = unescape_bytes(raw);
-                member(self, &decoded)?;
-            } else {
-                member(self, raw)?;
-            }
-            if self.item_end(b'}', Expected::MemberEnd)? {
-                return Ok(());
-            }
+        let key = string_at(bytes, quote)?;
+        let (colon, byte) = peek_at(bytes, key.end() + 1)?;
+        if byte != b':' {
+            return Err(ScanError::invalid(colon, Expected::ColonAfterName));
         }
-    }
-
-    /// Reads an array, calling `element` with the scanner positioned on each element, which
-    /// `element` must consume.
-    pub(crate) fn array(
-        &mut self,
-        mut element: impl FnMut(&mut Self) -> Result<(), ScanError>,
-    ) -> Result<(), ScanError> {
-        if self.open(b'[', b']', Expected::ArrayStart)? {
-            return Ok(());
+        let raw = key.raw(bytes);
+        at = if key.is_escaped() {
+            member(&unescape_bytes(raw), colon + 1, depth + 1)?
+        } else {
+            member(raw, colon + 1, depth + 1)?
+        };
+        match item_end_at(bytes, at, b'}', Expected::MemberEnd)? {
+            (next, false) => at = next,
+            (end, true) => return Ok(end),
         }
-        loop {
-            element(self)?;
-            if self.item_end(b']', Expected::ElementEnd)? {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Opens a container at the current byte (`open`); true when it is empty (and closed).
-    fn open(&mut self, open: u8, close: u8, expected: Expected) -> Result<bool, ScanError> {
-        if self.peek()? != open {
-            return Err(self.invalid(expected));
-        }
-        self.enter()?;
-        if self.peek()? == close {
-            self.at += 1;
-            self.depth -= 1;
-            return Ok(true);
-        }
-        Ok(false)
-    }
-
-    /// After a member or element: a `,` (false: more follow) or `close` (true: the end).
-    fn item_end(&mut self, close: u8, expected: Expected) -> Result<bool, ScanError> {
-        match self.peek()? {
-            b',' => {
-                self.at += 1;
-                Ok(false)
-            }
-            byte if byte == close => {
-                self.at += 1;
-                self.depth -= 1;
-                Ok(true)
-            }
-            _ => Err(self.invalid(expected)),
-        }
-    }
-
-    fn enter(&mut self) -> Result<(), ScanError> {
-        if self.depth == MAX_DEPTH {
-            return Err(self.invalid(Expected::LessNesting));
-        }
-        self.depth += 1;
-        self.at += 1;
-        Ok(())
-    }
-
-    /// A string value, or `None` (consumed) for a value of any other type.
-    pub(crate) fn text(&mut self) -> Result<Option<Span>, ScanError> {
-        if self.peek()? == b'"' {
-            return self.string().map(Some);
-        }
-        self.skip_value().map(|()| None)
-    }
-
-    /// Reads the string that starts at the current byte (a `"`).
-    #[inline(always)]
-    pub(crate) fn string(&mut self) -> Result<Span, ScanError> {
-        let span = string_at(self.bytes, self.at)?;
-        self.at = span.end() + 1;
-        Ok(span)
-    }
-
-    /// `true`, `false`, or `None` (consumed) for any other value; the strings `"true"` and
-    /// `"false"` count too, as the LookupEvents API writes `readOnly` that way.
-    pub(crate) fn flag(&mut self) -> Result<Option<bool>, ScanError> {
-        match self.peek()? {
-            b't' | b'f' => {
-                let value = self.bytes[self.at] == b't';
-                self.at = literal_end(self.bytes, self.at)?;
-                Ok(Some(value))
-            }
-            b'"' => {
-                let span = self.string()?;
-                Ok(match span.raw(self.bytes) {
-                    b"true" => Some(true),
-                    b"false" => Some(false),
-                    _ => None,
-                })
-            }
-            _ => self.skip_value().map(|()| None),
-        }
-    }
-
-    /// Skips one value of any type, checking its syntax.
-    pub(crate) fn skip_value(&mut self) -> Result<(), ScanError> {
-        self.at = skip_value_at(self.bytes, self.at, self.depth)?;
-        Ok(())
     }
 }
 
-// The routines below take the cursor by value and return where they stopped, so that it can stay
-// in a register. Threaded through a `&mut Scanner` (as the recursive skip of the earlier design
-// did, a call and a callback per level and per member), it went to memory and back around every
-// call; as a local, with a loop instead of the recursion, the one-core replay is 3–4 % faster.
+/// Reads the array at `at` (white space before it allowed), inside `depth` open containers:
+/// `element` is called with the offset of each element, and returns the offset after it.
+/// Returns the offset after the array.
+pub(crate) fn array_at(
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    mut element: impl FnMut(usize, u32) -> Result<usize, ScanError>,
+) -> Result<usize, ScanError> {
+    let (mut at, empty) = open_at(bytes, at, depth, b'[', b']', Expected::ArrayStart)?;
+    if empty {
+        return Ok(at);
+    }
+    loop {
+        at = element(at, depth + 1)?;
+        match item_end_at(bytes, at, b']', Expected::ElementEnd)? {
+            (next, false) => at = next,
+            (end, true) => return Ok(end),
+        }
+    }
+}
+
+/// Opens the container that must start at `at` (after white space): the offset of its first
+/// item, or, when it is empty (`true`), the offset after it.
+#[inline(always)]
+fn open_at(
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    open: u8,
+    close: u8,
+    expected: Expected,
+) -> Result<(usize, bool), ScanError> {
+    let (start, byte) = peek_at(bytes, at)?;
+    if byte != open {
+        return Err(ScanError::invalid(start, expected));
+    }
+    if depth == MAX_DEPTH {
+        return Err(ScanError::invalid(start, Expected::LessNesting));
+    }
+    match peek_at(bytes, start + 1)? {
+        (close_at, byte) if byte == close => Ok((close_at + 1, true)),
+        (first, _) => Ok((first, false)),
+    }
+}
+
+/// After a member or element at `at`: a `,` (the offset after it, `false`) or `close` (the
+/// offset after it, `true`: the container ends).
+#[inline(always)]
+fn item_end_at(bytes: &[u8], at: usize, close: u8, expected: Expected) -> Result<(usize, bool), ScanError> {
+    match peek_at(bytes, at)? {
+        (next, b',') => Ok((next + 1, false)),
+        (next, byte) if byte == close => Ok((next + 1, true)),
+        (next, _) => Err(ScanError::invalid(next, expected)),
+    }
+}
+
+/// The string value at `at` into `text`, or `None` there for a value of any other type
+/// (checked and skipped). Returns the offset after the value.
+#[inline(always)]
+pub(crate) fn text_at(
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    text: &mut Option<Span>,
+) -> Result<usize, ScanError> {
+    let (start, byte) = peek_at(bytes, at)?;
+    if byte == b'"' {
+        let span = string_at(bytes, start)?;
+        *text = Some(span);
+        return Ok(span.end() + 1);
+    }
+    *text = None;
+    skip_value_at(bytes, start, depth)
+}
+
+/// `true` or `false` at `at` into `flag`, or `None` there for any other value; the strings
+/// `"true"` and `"false"` count too, as the LookupEvents API writes `readOnly` that way.
+/// Returns the offset after the value.
+pub(crate) fn flag_at(
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    flag: &mut Option<bool>,
+) -> Result<usize, ScanError> {
+    let (start, byte) = peek_at(bytes, at)?;
+    let (end, value) = match byte {
+        b't' | b'f' => (literal_end(bytes, start)?, Some(byte == b't')),
+        b'"' => {
+            let span = string_at(bytes, start)?;
+            let value = match span.raw(bytes) {
+                b"true" => Some(true),
+                b"false" => Some(false),
+                _ => None,
+            };
+            (span.end() + 1, value)
+        }
+        _ => (skip_value_at(bytes, start, depth)?, None),
+    };
+    *flag = value;
+    Ok(end)
+}
+
+// Every routine takes the offset to read at by value and returns where it stopped, so that the
+// cursor stays in a register. Threaded through a `&mut` cursor object (the earlier design: a call
+// and a callback per level and per member), it went to memory and back around every call.
 
 /// The first byte at or after `at` that is not white space, and its offset.
 #[inline(always)]
-fn peek_at(bytes: &[u8], mut at: usize) -> Result<(usize, u8), ScanError> {
+pub(crate) fn peek_at(bytes: &[u8], mut at: usize) -> Result<(usize, u8), ScanError> {
     while let Some(&byte) = bytes.get(at) {
         if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
             return Ok((at, byte));
@@ -381,9 +363,9 @@ fn peek_at(bytes: &[u8], mut at: usize) -> Result<(usize, u8), ScanError> {
 ///
 /// One loop whatever the nesting, as serde_json's `ignore_value` does: the open containers are
 /// bits of a `u128` (1 for an array, 0 for an object, innermost lowest), which is enough as no
-/// more than [`MAX_DEPTH`] can be open. Errors are those of [`Scanner::object`] and
-/// [`Scanner::array`], at the same offsets.
-fn skip_value_at(bytes: &[u8], mut at: usize, depth: u32) -> Result<usize, ScanError> {
+/// more than [`MAX_DEPTH`] can be open. Errors are those of [`object_at`] and [`array_at`],
+/// at the same offsets.
+pub(crate) fn skip_value_at(bytes: &[u8], mut at: usize, depth: u32) -> Result<usize, ScanError> {
     let mut arrays: u128 = 0;
     let mut open: u32 = 0;
     loop {
@@ -721,8 +703,11 @@ mod tests {
     use super::*;
 
     fn skip(text: &str) -> Result<usize, ScanError> {
-        let mut scanner = Scanner::new(text.as_bytes());
-        scanner.skip_value().map(|()| scanner.position())
+        skip_value_at(text.as_bytes(), 0, 0)
+    }
+
+    fn string(text: &str) -> Result<Span, ScanError> {
+        string_at(text.as_bytes(), 0)
     }
 
     #[test]
@@ -789,26 +774,19 @@ mod tests {
         assert!(skip(&fine).is_ok());
     }
 
-    /// Skips one value by walking [`Scanner::object`] and [`Scanner::array`] recursively: the
-    /// grammar, error codes and offsets that `skip_value_at`'s single loop must reproduce.
-    fn skip_by_walking(scanner: &mut Scanner<'_>) -> Result<(), ScanError> {
-        match scanner.peek()? {
-            b'{' => scanner.object(|scanner, _| skip_by_walking(scanner)),
-            b'[' => scanner.array(skip_by_walking),
-            _ => {
-                let depth = scanner.depth;
-                // Scalars alone: the loop then never opens a container.
-                scanner.at = skip_value_at(scanner.bytes, scanner.at, depth)?;
-                Ok(())
-            }
+    /// Skips one value by walking [`object_at`] and [`array_at`] recursively: the grammar,
+    /// error codes and offsets that `skip_value_at`'s single loop must reproduce.
+    fn skip_by_walking(bytes: &[u8], at: usize, depth: u32) -> Result<usize, ScanError> {
+        match peek_at(bytes, at)? {
+            (start, b'{') => object_at(bytes, start, depth, |_, at, depth| skip_by_walking(bytes, at, depth)),
+            (start, b'[') => array_at(bytes, start, depth, |at, depth| skip_by_walking(bytes, at, depth)),
+            // Scalars alone: the loop then never opens a container.
+            (start, _) => skip_value_at(bytes, start, depth),
         }
     }
 
     fn both_skips(text: &[u8]) -> (Result<usize, ScanError>, Result<usize, ScanError>) {
-        let looped = skip_value_at(text, 0, 0);
-        let mut scanner = Scanner::new(text);
-        let walked = skip_by_walking(&mut scanner).map(|()| scanner.position());
-        (looped, walked)
+        (skip_value_at(text, 0, 0), skip_by_walking(text, 0, 0))
     }
 
     #[test]
@@ -862,10 +840,10 @@ mod tests {
     #[test]
     fn spans_unescape() {
         let text = r#""a\"b\\c\n\u00e9\ud83d\ude00\ud800x""#;
-        let span = Scanner::new(text.as_bytes()).string().unwrap();
+        let span = string(text).unwrap();
         assert_eq!(span.text(text), "a\"b\\c\né😀\u{FFFD}x");
         let plain = r#""plain""#;
-        let span = Scanner::new(plain.as_bytes()).string().unwrap();
+        let span = string(plain).unwrap();
         assert!(matches!(span.text(plain), Cow::Borrowed("plain")));
     }
 
@@ -876,14 +854,14 @@ mod tests {
             let body = "x".repeat(len);
             for tail in ["", ",\"next\":1} padding to fill forty bytes or more"] {
                 let text = format!("\"{body}\"{tail}");
-                let span = Scanner::new(text.as_bytes()).string().unwrap();
+                let span = string(&text).unwrap();
                 assert_eq!((span.json_content(&text), span.is_escaped()), (body.as_str(), false), "{len}");
                 let escaped = format!("\"{body}\\n{body}\"{tail}");
-                let span = Scanner::new(escaped.as_bytes()).string().unwrap();
+                let span = string(&escaped).unwrap();
                 assert_eq!(span.text(&escaped), format!("{body}\n{body}"), "{len}");
                 let control = format!("\"{body}\t\"{tail}");
                 assert!(matches!(
-                    Scanner::new(control.as_bytes()).string().map_err(ScanError::failure),
+                    string(&control).map_err(ScanError::failure),
                     Err(ScanFailure::Invalid { expected: Expected::NoControlCharacter, at }) if at == len + 1
                 ));
             }

@@ -5,7 +5,9 @@
 //! string): a field of an unexpected JSON type counts as absent instead of failing the record.
 //! Everything else in the record is only checked and skipped; it stays in `raw`.
 
-use super::super::json_scan::{ScanError, Scanner, Span};
+use super::super::json_scan::{
+    ScanError, Span, array_at, flag_at, object_at, peek_at, skip_value_at, text_at,
+};
 
 /// The request parameters that name the main target of common calls, in order of preference,
 /// with the resource type each one names.
@@ -88,106 +90,163 @@ pub struct Resource {
 /// Scans the record object at the start of `bytes` (white space before it is allowed). Returns
 /// the offset just after its closing brace and its fields.
 pub(crate) fn scan_record(bytes: &[u8]) -> Result<(usize, RecordFields), ScanError> {
-    let mut scanner = Scanner::new(bytes);
     let mut fields = RecordFields::default();
-    scanner.object(|s, key| {
+    let end = object_at(bytes, 0, 0, |key, at, depth| {
+        let text = |field: &mut Option<Span>| text_at(bytes, at, depth, field);
         match key {
-            b"eventID" => fields.event_id = s.text()?,
-            b"eventTime" => fields.event_time = s.text()?,
-            b"eventSource" => fields.event_source = s.text()?,
-            b"eventName" => fields.event_name = s.text()?,
-            b"awsRegion" => fields.aws_region = s.text()?,
-            b"sourceIPAddress" => fields.source_ip_address = s.text()?,
-            b"userAgent" => fields.user_agent = s.text()?,
-            b"errorCode" => fields.error_code = s.text()?,
-            b"errorMessage" => fields.error_message = s.text()?,
-            b"eventType" => fields.event_type = s.text()?,
-            b"recipientAccountId" => fields.recipient_account_id = s.text()?,
-            b"readOnly" => fields.read_only = s.flag()?,
-            b"userIdentity" => fields.identity = identity(s)?,
-            b"resources" => fields.resource = first_resource(s)?,
-            b"requestParameters" => fields.request_target = request_target(s)?,
-            b"insightDetails" => if_object(s, |s, key| {
-                match key {
-                    b"eventSource" => fields.insight_event_source = s.text()?,
-                    b"eventName" => fields.insight_event_name = s.text()?,
-                    _ => s.skip_value()?,
-                }
-                Ok(())
-            })?,
-            _ => s.skip_value()?,
+            b"eventID" => text(&mut fields.event_id),
+            b"eventTime" => text(&mut fields.event_time),
+            b"eventSource" => text(&mut fields.event_source),
+            b"eventName" => text(&mut fields.event_name),
+            b"awsRegion" => text(&mut fields.aws_region),
+            b"sourceIPAddress" => text(&mut fields.source_ip_address),
+            b"userAgent" => text(&mut fields.user_agent),
+            b"errorCode" => text(&mut fields.error_code),
+            b"errorMessage" => text(&mut fields.error_message),
+            b"eventType" => text(&mut fields.event_type),
+            b"recipientAccountId" => text(&mut fields.recipient_account_id),
+            b"readOnly" => flag_at(bytes, at, depth, &mut fields.read_only),
+            b"userIdentity" => identity(bytes, at, depth, &mut fields.identity),
+            b"resources" => first_resource(bytes, at, depth, &mut fields.resource),
+            b"requestParameters" => request_target(bytes, at, depth, &mut fields.request_target),
+            b"insightDetails" => if_object(bytes, at, depth, |key, at, depth| match key {
+                b"eventSource" => text_at(bytes, at, depth, &mut fields.insight_event_source),
+                b"eventName" => text_at(bytes, at, depth, &mut fields.insight_event_name),
+                _ => skip_value_at(bytes, at, depth),
+            }),
+            _ => skip_value_at(bytes, at, depth),
         }
-        Ok(())
     })?;
-    Ok((scanner.position(), fields))
+    Ok((end, fields))
 }
 
-/// Reads an object member by member, or skips a value of any other type.
+/// Reads an object member by member (see [`object_at`]), or skips a value of any other type.
 fn if_object(
-    scanner: &mut Scanner<'_>,
-    member: impl FnMut(&mut Scanner<'_>, &[u8]) -> Result<(), ScanError>,
-) -> Result<(), ScanError> {
-    if scanner.peek()? == b'{' { scanner.object(member) } else { scanner.skip_value() }
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    member: impl FnMut(&[u8], usize, u32) -> Result<usize, ScanError>,
+) -> Result<usize, ScanError> {
+    match peek_at(bytes, at)? {
+        (start, b'{') => object_at(bytes, start, depth, member),
+        (start, _) => skip_value_at(bytes, start, depth),
+    }
 }
 
-fn identity(scanner: &mut Scanner<'_>) -> Result<Identity, ScanError> {
-    let mut identity = Identity::default();
-    if_object(scanner, |s, key| {
-        match key {
-            b"type" => identity.kind = s.text()?,
-            b"userName" => identity.user_name = s.text()?,
-            b"arn" => identity.arn = s.text()?,
-            b"accountId" => identity.account_id = s.text()?,
-            b"accessKeyId" => identity.access_key_id = s.text()?,
-            b"sessionContext" => if_object(s, |s, key| match key {
-                b"sessionIssuer" => if_object(s, |s, key| match key {
-                    b"userName" => s.text().map(|name| identity.issuer_user_name = name),
-                    _ => s.skip_value(),
-                }),
-                _ => s.skip_value(),
-            })?,
-            _ => s.skip_value()?,
-        }
-        Ok(())
-    })?;
-    Ok(identity)
+/// Reads `userIdentity` into `identity`, which it replaces (a value of another type leaves it empty).
+fn identity(bytes: &[u8], at: usize, depth: u32, identity: &mut Identity) -> Result<usize, ScanError> {
+    *identity = Identity::default();
+    if_object(bytes, at, depth, |key, at, depth| match key {
+        b"type" => text_at(bytes, at, depth, &mut identity.kind),
+        b"userName" => text_at(bytes, at, depth, &mut identity.user_name),
+        b"arn" => text_at(bytes, at, depth, &mut identity.arn),
+        b"accountId" => text_at(bytes, at, depth, &mut identity.account_id),
+        b"accessKeyId" => text_at(bytes, at, depth, &mut identity.access_key_id),
+        b"sessionContext" => if_object(bytes, at, depth, |key, at, depth| match key {
+            b"sessionIssuer" => if_object(bytes, at, depth, |key, at, depth| match key {
+                b"userName" => text_at(bytes, at, depth, &mut identity.issuer_user_name),
+                _ => skip_value_at(bytes, at, depth),
+            }),
+            _ => skip_value_at(bytes, at, depth),
+        }),
+        _ => skip_value_at(bytes, at, depth),
+    })
 }
 
-fn first_resource(scanner: &mut Scanner<'_>) -> Result<Resource, ScanError> {
-    let mut resource = Resource::default();
-    if scanner.peek()? != b'[' {
-        scanner.skip_value()?;
-        return Ok(resource);
+/// Reads the first element of `resources` into `resource`, which it replaces.
+fn first_resource(bytes: &[u8], at: usize, depth: u32, resource: &mut Resource) -> Result<usize, ScanError> {
+    *resource = Resource::default();
+    let (start, byte) = peek_at(bytes, at)?;
+    if byte != b'[' {
+        return skip_value_at(bytes, start, depth);
     }
     let mut first = true;
-    scanner.array(|s| {
+    array_at(bytes, start, depth, |at, depth| {
         if !std::mem::take(&mut first) {
-            return s.skip_value();
+            return skip_value_at(bytes, at, depth);
         }
-        if_object(s, |s, key| {
-            match key {
-                b"ARN" => resource.arn = s.text()?,
-                b"ARNPrefix" => resource.arn_prefix = s.text()?,
-                b"type" => resource.kind = s.text()?,
-                _ => s.skip_value()?,
-            }
-            Ok(())
+        if_object(bytes, at, depth, |key, at, depth| match key {
+            b"ARN" => text_at(bytes, at, depth, &mut resource.arn),
+            b"ARNPrefix" => text_at(bytes, at, depth, &mut resource.arn_prefix),
+            b"type" => text_at(bytes, at, depth, &mut resource.kind),
+            _ => skip_value_at(bytes, at, depth),
         })
-    })?;
-    Ok(resource)
+    })
 }
 
-fn request_target(scanner: &mut Scanner<'_>) -> Result<Option<(usize, Span)>, ScanError> {
-    let mut best: Option<(usize, Span)> = None;
-    if_object(scanner, |s, key| {
+/// Finds the request's main target in `requestParameters` (see [`REQUEST_TARGETS`]) into `best`,
+/// which it replaces.
+fn request_target(
+    bytes: &[u8],
+    at: usize,
+    depth: u32,
+    best: &mut Option<(usize, Span)>,
+) -> Result<usize, ScanError> {
+    *best = None;
+    if_object(bytes, at, depth, |key, at, depth| {
         let rank = REQUEST_TARGETS.iter().position(|(name, _)| name.as_bytes() == key);
-        let Some(rank) = rank else { return s.skip_value() };
-        if let Some(span) = s.text()?.filter(|span| !span.is_empty())
+        let Some(rank) = rank else { return skip_value_at(bytes, at, depth) };
+        let mut value = None;
+        let end = text_at(bytes, at, depth, &mut value)?;
+        if let Some(span) = value.filter(|span| !span.is_empty())
             && best.is_none_or(|(current, _)| rank < current)
         {
-            best = Some((rank, span));
+            *best = Some((rank, span));
         }
-        Ok(())
-    })?;
-    Ok(best)
+        Ok(end)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::json_scan::Expected;
+
+    /// Locating the fields must not change what is accepted, nor where an error is reported: on
+    /// every cut, byte substitution and deletion of records that have every member the scan looks
+    /// into, `scan_record` ends (or fails) exactly where a plain skip of the same bytes does.
+    #[test]
+    fn finding_the_fields_reads_the_same_grammar_as_skipping() {
+        let mut rng = crate::corpus::Rng::new(11);
+        let mut records: Vec<String> = (0..3)
+            .map(|_| {
+                let record =
+                    crate::corpus::cloudtrail::record(&mut rng, "111122223333", "eu-west-1", 1_700_000_000);
+                serde_json::to_string(&record).unwrap()
+            })
+            .collect();
+        records.push(
+            r#"{"eventID":"e","readOnly":"true","userIdentity":{"type":"AssumedRole","arn":"a\/b",
+            "sessionContext":{"sessionIssuer":{"userName":"n","x":[1]},"y":{}}},"resources":[{"ARN":"r",
+            "type":"t"},{"ARN":"s"}],"requestParameters":{"bucketName":"b","instanceId":""},
+            "insightDetails":{"eventSource":"s","eventName":"n","z":null}} "#
+                .to_string(),
+        );
+        let replacements = b"\"\\{}[],: 0-etfn\x01";
+        for record in &records {
+            let bytes = record.as_bytes();
+            let agree = |text: &[u8]| {
+                let scanned = scan_record(text).map(|(end, _)| end);
+                let expected = match peek_at(text, 0) {
+                    Ok((_, b'{')) => skip_value_at(text, 0, 0),
+                    Ok((at, _)) => Err(ScanError::invalid(at, Expected::ObjectStart)),
+                    Err(incomplete) => Err(incomplete),
+                };
+                assert_eq!(scanned, expected, "{:?}", String::from_utf8_lossy(text));
+            };
+            agree(bytes);
+            let mut changed = bytes.to_vec();
+            for at in 0..bytes.len() {
+                for &replacement in replacements {
+                    changed[at] = replacement;
+                    agree(&changed);
+                }
+                changed[at] = bytes[at];
+                let mut deleted = bytes.to_vec();
+                deleted.remove(at);
+                agree(&deleted);
+                agree(&bytes[..at]);
+            }
+        }
+    }
 }
