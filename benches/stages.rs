@@ -30,7 +30,7 @@ use trailhound::decode::{self};
 use trailhound::normalize::cloudtrail::normalize_fields;
 use trailhound::normalize::vpc_flow::FlowNormalizer;
 use trailhound::normalize::{EventBatch, ObjectContext};
-use trailhound::source::object::{BATCH_BYTES, BATCH_SIZE};
+use trailhound::source::object::{BATCH_BYTES, BATCH_SIZE, FIRST_BATCH_BYTES};
 
 #[derive(Deserialize)]
 struct Records<'a> {
@@ -72,7 +72,7 @@ fn batch_done(batch: &mut EventBatch, out: &mut impl Write, step: Step, last: bo
 
 fn cloudtrail_items(input: impl BufRead, context: &ObjectContext, step: Step) -> u64 {
     let mut reader = RecordReader::new(input);
-    let mut batch = EventBatch::default();
+    let mut batch = EventBatch::with_capacity(BATCH_SIZE, FIRST_BATCH_BYTES);
     let mut out = io::sink();
     let mut count = 0;
     while let Some(record) = reader.next_record().unwrap() {
@@ -89,7 +89,7 @@ fn cloudtrail_items(input: impl BufRead, context: &ObjectContext, step: Step) ->
 fn flow_items(input: impl BufRead, context: &ObjectContext, step: Step) -> u64 {
     let mut reader = FlowReader::new(input);
     let mut normalizer: Option<FlowNormalizer> = None;
-    let mut batch = EventBatch::default();
+    let mut batch = EventBatch::with_capacity(BATCH_SIZE, FIRST_BATCH_BYTES);
     let mut out = io::sink();
     let mut count = 0;
     while let Some(line) = reader.next_line().unwrap() {

@@ -30,7 +30,7 @@ pub const BATCH_BYTES: usize = 1 << 20;
 
 /// Room reserved for an object's first batch, so that it does not grow by doubling (and copying);
 /// memory is only touched as it is written, so small objects do not pay for it.
-const FIRST_BATCH_BYTES: usize = BATCH_BYTES + BATCH_BYTES / 8;
+pub const FIRST_BATCH_BYTES: usize = BATCH_BYTES + BATCH_BYTES / 8;
 
 /// How many problems of one object are printed; the rest are only counted.
 const PROBLEMS_SHOWN_PER_OBJECT: u64 = 10;
