@@ -447,8 +447,8 @@ fn member_name_end(bytes: &[u8], at: usize) -> Result<usize, ScanError> {
 fn string_at(bytes: &[u8], quote: usize) -> Result<Span, ScanError> {
     let start = quote + 1;
     if let Some(chunk) = bytes.get(start..start + 32) {
-        let (low, low_quotes) = string_masks(chunk[..16].try_into().expect("sixteen bytes"));
-        let (high, high_quotes) = string_masks(chunk[16..].try_into().expect("sixteen bytes"));
+        let (low, low_quotes) = special_and_quote_masks::<0x20>(chunk[..16].try_into().expect("16 bytes"));
+        let (high, high_quotes) = special_and_quote_masks::<0x20>(chunk[16..].try_into().expect("16 bytes"));
         let special = low | high << 16;
         let quotes = low_quotes | high_quotes << 16;
         // The lowest special byte is the closing quote: no escape or control character before it.
@@ -596,20 +596,16 @@ pub(crate) fn special_run_end<const BELOW: u8>(bytes: &[u8], mut at: usize) -> u
 /// One bit per byte of `chunk` (bit `i` for byte `i`), set for `"`, `\` and bytes below `BELOW`.
 #[inline]
 pub(crate) fn special_mask<const BELOW: u8>(chunk: &[u8; 16]) -> u32 {
-    let bytes = u8x16::new(*chunk);
-    let below = bytes.min(u8x16::splat(BELOW - 1)).simd_eq(bytes);
-    let special = bytes.simd_eq(u8x16::splat(b'"')) | bytes.simd_eq(u8x16::splat(b'\\')) | below;
-    special.to_bitmask()
+    special_and_quote_masks::<BELOW>(chunk).0
 }
 
-/// For the 16 bytes of `chunk` (bit `i` for byte `i`): the special bytes of a JSON string (`"`, `\\`
-/// and control characters), and the quotes alone.
+/// [`special_mask`], and the mask of the quotes alone.
 #[inline(always)]
-fn string_masks(chunk: &[u8; 16]) -> (u32, u32) {
+fn special_and_quote_masks<const BELOW: u8>(chunk: &[u8; 16]) -> (u32, u32) {
     let bytes = u8x16::new(*chunk);
     let quotes = bytes.simd_eq(u8x16::splat(b'"'));
-    let control = bytes.min(u8x16::splat(0x1f)).simd_eq(bytes);
-    let special = quotes | bytes.simd_eq(u8x16::splat(b'\\')) | control;
+    let below = bytes.min(u8x16::splat(BELOW - 1)).simd_eq(bytes);
+    let special = quotes | bytes.simd_eq(u8x16::splat(b'\\')) | below;
     (special.to_bitmask(), quotes.to_bitmask())
 }
 
