@@ -68,6 +68,10 @@ enum Command {
     CheckConfig {
         #[command(flatten)]
         files: ConfigFiles,
+        /// Also list, per S3 source, the objects its settings reach in the bucket now (listings
+        /// only: nothing is downloaded and no checkpoint changes).
+        #[arg(long)]
+        probe: bool,
     },
     /// Read a secret on stdin (no echo on a terminal) and print it as an `enc:` token.
     Encrypt,
@@ -144,7 +148,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { files } => Ok(check_config(&files, &key_file)),
+        Command::CheckConfig { files, probe } => Ok(check_config(&files, &key_file, probe)),
         Command::State { files } => {
             let config = load(&files, &key_file)?;
             show_state(&config, &resolve_state_dir(state_dir, &config))?;
@@ -154,6 +158,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut config = load(&files, &key_file)?;
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
+            }
+            for note in &config.notes {
+                tracing::info!(target: "trailhound::notes", "{note}");
             }
             if !sink.is_empty() {
                 config.sinks = parse_sinks(&sink)?;
@@ -183,7 +190,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let options =
                 RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new() };
-            let config = Config { state_dir: None, sources: vec![source], sinks, warnings: Vec::new() };
+            let config = Config { sources: vec![source], sinks, ..Config::default() };
             run_pipeline(config, options, quiet)
         }
     }
@@ -219,43 +226,104 @@ fn encrypt(key_file: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn check_config(files: &ConfigFiles, key_file: &Path) -> ExitCode {
+fn check_config(files: &ConfigFiles, key_file: &Path, probe: bool) -> ExitCode {
     match load(files, key_file) {
         Err(errors) => {
             eprintln!("{errors}");
             ExitCode::FAILURE
         }
         Ok(config) => {
-            for source in &config.sources {
-                println!("source {:?}: {} ({})", source.name, describe(&source.kind), source.file.display());
-                if let Some(aws) = aws_settings(&source.kind) {
-                    println!("  credentials: {}", describe_credentials(aws));
-                    if let Some(proxy) = &aws.proxy {
-                        println!("  proxy: {}", describe_proxy(proxy));
-                    }
-                }
+            summarize(&config);
+            if probe && !probe_sources(&config) {
+                return ExitCode::FAILURE;
             }
-            for warning in &config.warnings {
-                println!("warning: {warning}");
-            }
-            for sink in &config.sinks {
-                match sink {
-                    SinkConfig::Stdout => println!("sink: stdout"),
-                    SinkConfig::File(file) => println!("sink: file {}", file.path.display()),
-                    SinkConfig::Syslog(syslog) => {
-                        println!("sink: syslog {:?} {}", syslog.transport, syslog.address)
-                    }
-                    SinkConfig::Http(http) => println!("sink: http {:?} {}", http.mode, http.url),
-                }
-            }
-            println!(
-                "configuration is valid: {} source(s), {} sink(s)",
-                config.sources.len(),
-                config.sinks.len()
-            );
             ExitCode::SUCCESS
         }
     }
+}
+
+/// Lists what each S3 source reaches in its bucket; false when a bucket could not be listed.
+fn probe_sources(config: &Config) -> bool {
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else {
+        eprintln!("error: cannot start the async runtime");
+        return false;
+    };
+    let mut all_listed = true;
+    for source in &config.sources {
+        let SourceKind::S3(s3) = &source.kind else { continue };
+        println!("probe of source {:?}: bucket {}, FilePath {:?}", source.name, s3.bucket, s3.file_path);
+        match runtime.block_on(crate::source::s3::probe::probe(s3)) {
+            Err(error) => {
+                println!("  cannot list the bucket: {error}");
+                all_listed = false;
+            }
+            Ok(found) => {
+                for reached in &found.reached {
+                    let place = match reached.loose {
+                        true => format!(
+                            "files in {:?} and its folders down to depth {}",
+                            reached.prefix, s3.depth_to_recurse
+                        ),
+                        false => reached.prefix.clone(),
+                    };
+                    println!(
+                        "  {place}: {} object(s), {}{}",
+                        reached.objects,
+                        telemetry::human_bytes(reached.bytes),
+                        match (&reached.first_key, &reached.last_key) {
+                            (Some(first), Some(last)) => format!(", {first} … {last}"),
+                            _ => String::new(),
+                        }
+                    );
+                }
+                println!(
+                    "  reaches {} object(s), {}, in the {}-day look-back window; left out: {} by Inclusions/Exclusions, {} in ExclusionDirectories, {} older than the window",
+                    found.objects(),
+                    telemetry::human_bytes(found.bytes()),
+                    s3.no_of_back_days_data,
+                    found.left_out_by_name,
+                    found.in_excluded_folders,
+                    found.too_old
+                );
+                if let Some(message) = &found.nothing_found {
+                    println!("  warning: {message}");
+                } else if found.objects() == 0 {
+                    println!("  warning: these settings reach no object now");
+                }
+            }
+        }
+    }
+    all_listed
+}
+
+/// What `check-config` prints of a valid configuration.
+fn summarize(config: &Config) {
+    for source in &config.sources {
+        println!("source {:?}: {} ({})", source.name, describe(&source.kind), source.file.display());
+        if let Some(aws) = aws_settings(&source.kind) {
+            println!("  credentials: {}", describe_credentials(aws));
+            if let Some(proxy) = &aws.proxy {
+                println!("  proxy: {}", describe_proxy(proxy));
+            }
+        }
+    }
+    for warning in &config.warnings {
+        println!("warning: {warning}");
+    }
+    for note in &config.notes {
+        println!("note: {note}");
+    }
+    for sink in &config.sinks {
+        match sink {
+            SinkConfig::Stdout => println!("sink: stdout"),
+            SinkConfig::File(file) => println!("sink: file {}", file.path.display()),
+            SinkConfig::Syslog(syslog) => {
+                println!("sink: syslog {:?} {}", syslog.transport, syslog.address)
+            }
+            SinkConfig::Http(http) => println!("sink: http {:?} {}", http.mode, http.url),
+        }
+    }
+    println!("configuration is valid: {} source(s), {} sink(s)", config.sources.len(), config.sinks.len());
 }
 
 fn aws_settings(kind: &SourceKind) -> Option<&AwsSettings> {
@@ -301,8 +369,17 @@ fn describe(kind: &SourceKind) -> String {
     match kind {
         SourceKind::Dir(dir) => format!("dir, {} path(s)", dir.paths.len()),
         SourceKind::S3(s3) => format!(
-            "s3, bucket {}, {}, region {}, prefix {:?}, {} day(s) back",
-            s3.bucket, s3.log_type, s3.aws.region, s3.file_path, s3.no_of_back_days_data
+            "s3, bucket {}, {}, region {}, FilePath {}, depth {}, {} day(s) back",
+            s3.bucket,
+            s3.log_type,
+            s3.aws.region,
+            if s3.file_path.is_empty() {
+                "(the whole bucket)".to_string()
+            } else {
+                format!("{:?}", s3.file_path)
+            },
+            s3.depth_to_recurse,
+            s3.no_of_back_days_data
         ),
         SourceKind::CloudTrailApi(api) => format!(
             "cloudtrail_api, region(s) {}, every {} ms, back {} day(s) / {} min, back-off {} min",

@@ -82,7 +82,8 @@ impl Stats {
     }
 }
 
-fn human_bytes(bytes: u64) -> String {
+/// A byte count for people (`1.5 MiB`).
+pub fn human_bytes(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
         b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
@@ -160,7 +161,7 @@ pub enum LogFormat {
 pub fn init_logging(verbosity: i8, format: LogFormat) {
     let default = match verbosity {
         i8::MIN..=-1 => "error",
-        0 => "warn,trailhound::s3_requests=info",
+        0 => "warn,trailhound::s3_requests=info,trailhound::notes=info",
         1 => "info",
         2 => "info,trailhound=debug",
         _ => "info,trailhound=trace",

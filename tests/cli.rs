@@ -151,7 +151,7 @@ fn check_config_tells_credentials_proxies_and_plain_text_secrets() {
     assert!(stderr.contains("created key file"), "the first use creates the key");
 
     let ini = format!(
-        "Region = us-east-1\nBucketName = org-trail\nAccessKeyId = AKIAPLAIN\nSecretAccessKey = plain-secret\n\
+        "Region = us-east-1\nBucketName = org-trail\nAccessKeyId = AKIAIOSFODNN7EXAMPLE\nSecretAccessKey = plainSecretplainSecretplainSecretplain12\n\
          ProxyServer = proxy.corp\nProxyPort = 3128\nUserName = trail\nPassword = {token}\nDomain = CORP\n"
     );
     let file = put(dir.path(), "awsS3CloudTrail.ini", ini.as_bytes());
@@ -186,7 +186,7 @@ fn check_config_tells_credentials_proxies_and_plain_text_secrets() {
         !out.contains("Password: stored in plain text"),
         "the encrypted password is not warned about: {out}"
     );
-    assert!(!out.contains("plain-secret") && !out.contains("proxy-secret"), "{out}");
+    assert!(!out.contains("plainSecret") && !out.contains("proxy-secret"), "{out}");
 
     let run =
         trailhound(&["--key-file", "/no/such.key", "check-config", "--ini", file.to_str().unwrap()], None);

@@ -31,6 +31,9 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// Things that work but deserve attention (secrets stored in plain text).
     pub warnings: Vec<Problem>,
+    /// Values read differently from how they are written (the seed's `CHANGE_THIS` left in an
+    /// optional key is taken as not set).
+    pub notes: Vec<Problem>,
 }
 
 /// One source.
@@ -88,7 +91,8 @@ pub struct S3Source {
     pub bucket: String,
     /// `LogType`.
     pub log_type: LogType,
-    /// `FilePath`: the key prefix the logs live under.
+    /// `FilePath` as a key prefix (`AWSLogs/111122223333/CloudTrail/`; empty for the whole
+    /// bucket): any level of the AWS layout, a prefix above it, or a tree of its own.
     pub file_path: String,
     /// `DepthToRecurse` (1–10).
     pub depth_to_recurse: u32,
@@ -466,7 +470,7 @@ pub fn load_toml(path: &Path, key_file: &Path) -> Result<Config, ConfigErrors> {
     let mut problems = Vec::new();
     let document = toml::parse(path, &text, &mut problems);
     let mut config = validate::config_from_toml(path, document, &keys, &mut problems);
-    config.warnings = keys.into_warnings();
+    (config.warnings, config.notes) = keys.into_messages();
     finish(config, problems)
 }
 
@@ -490,7 +494,7 @@ pub fn load_ini_files(paths: &[PathBuf], key_file: &Path) -> Result<Config, Conf
     }
     validate::check_unique_names(&config.sources, &mut problems);
     config.sinks.push(SinkConfig::Stdout);
-    config.warnings = keys.into_warnings();
+    (config.warnings, config.notes) = keys.into_messages();
     finish(config, problems)
 }
 
@@ -499,10 +503,13 @@ fn read(path: &Path) -> Result<String, ConfigErrors> {
         .map_err(|error| ConfigErrors(vec![Problem::in_file(path, None, format!("cannot read: {error}"))]))
 }
 
-fn finish(config: Config, mut problems: Vec<Problem>) -> Result<Config, ConfigErrors> {
+fn finish(mut config: Config, mut problems: Vec<Problem>) -> Result<Config, ConfigErrors> {
+    let by_place = |a: &Problem, b: &Problem| (&a.file, a.line).cmp(&(&b.file, b.line));
+    config.warnings.sort_by(by_place);
+    config.notes.sort_by(by_place);
     if problems.is_empty() {
         return Ok(config);
     }
-    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    problems.sort_by(by_place);
     Err(ConfigErrors(problems))
 }

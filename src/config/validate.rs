@@ -17,6 +17,7 @@ use super::{
     SyslogRfc, SyslogSinkConfig, SyslogTransport, TlsSettings,
 };
 use crate::decode::LogType;
+use crate::decode::layout::{self, Node};
 
 /// A key's two spellings.
 #[derive(Clone, Copy, Debug)]
@@ -106,19 +107,31 @@ const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_pass
 /// The placeholder the seed's sample files ship with.
 const PLACEHOLDER: &str = "CHANGE_THIS";
 
+/// Keys the seed's setup steps require to be changed: the placeholder left in one of these is an
+/// error. Left in any other key it means "not set" (the seed ships `Exclusions`, `FilePath`,
+/// `LogType` and the proxy keys holding it, and says most of the file can be used as is).
+const SETUP_REQUIRED: &[&str] = &["region", "bucket", "access_key_id", "secret_access_key"];
+
 /// Default file-name globs of the `dir` source.
 const DIR_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.json", "*.log"];
 
-/// The key that decrypts `enc:` values, read on first use; and the plain-text warnings.
+/// The key that decrypts `enc:` values, read on first use; and the warnings and notes that
+/// validation gathers besides its problems.
 pub(super) struct KeyRing {
     path: PathBuf,
     key: std::cell::OnceCell<Result<SecretKey, String>>,
     warnings: std::cell::RefCell<Vec<Problem>>,
+    notes: std::cell::RefCell<Vec<Problem>>,
 }
 
 impl KeyRing {
     pub(super) fn new(path: &Path) -> Self {
-        KeyRing { path: path.to_path_buf(), key: Default::default(), warnings: Default::default() }
+        KeyRing {
+            path: path.to_path_buf(),
+            key: Default::default(),
+            warnings: Default::default(),
+            notes: Default::default(),
+        }
     }
 
     fn decrypt(&self, token: &str) -> Result<String, String> {
@@ -131,8 +144,10 @@ impl KeyRing {
         }
     }
 
-    pub(super) fn into_warnings(self) -> Vec<Problem> {
-        self.warnings.into_inner()
+    /// The warnings (things that work but deserve attention) and the notes (what was read
+    /// differently from how it is written, such as a placeholder taken as "not set").
+    pub(super) fn into_messages(self) -> (Vec<Problem>, Vec<Problem>) {
+        (self.warnings.into_inner(), self.notes.into_inner())
     }
 }
 
@@ -211,11 +226,7 @@ impl<'a> Fields<'a> {
             return None;
         }
         if text.contains(PLACEHOLDER) {
-            self.report(
-                key,
-                Some(entry),
-                format!("still holds the placeholder {PLACEHOLDER}: set a real value"),
-            );
+            self.placeholder(key, entry);
             return None;
         }
         if text.starts_with(ENCRYPTED_PREFIX) {
@@ -228,6 +239,39 @@ impl<'a> Fields<'a> {
             };
         }
         Some(text)
+    }
+
+    /// The seed's placeholder in `key`: an error in a key the setup steps require, else "not
+    /// set" with a note.
+    fn placeholder(&mut self, key: Key, entry: &Entry) {
+        if SETUP_REQUIRED.contains(&key.toml) {
+            self.report(
+                key,
+                Some(entry),
+                format!("still holds the placeholder {PLACEHOLDER}: set a real value"),
+            );
+            return;
+        }
+        self.keys.notes.borrow_mut().push(Problem {
+            file: self.section.file.clone(),
+            line: Some(entry.line),
+            key: Some(self.name(key).to_string()),
+            value: Some(PLACEHOLDER.to_string()),
+            message: "left as shipped: taken as not set (its default applies)".into(),
+        });
+    }
+
+    /// True when `entry` holds text that means "not set": nothing, or the seed's placeholder in
+    /// an optional key (noted).
+    fn unset_text(&mut self, key: Key, entry: &Entry) -> bool {
+        match &entry.value {
+            RawValue::Text(text) if text.trim().is_empty() => true,
+            RawValue::Text(text) if text.contains(PLACEHOLDER) => {
+                self.placeholder(key, entry);
+                true
+            }
+            _ => false,
+        }
     }
 
     fn required(&mut self, key: Key) -> Option<String> {
@@ -275,23 +319,37 @@ impl<'a> Fields<'a> {
         if let Some(entry) = entry
             && matches!(&entry.value, RawValue::Text(text) if !text.trim().starts_with(ENCRYPTED_PREFIX))
         {
-            self.keys.warnings.borrow_mut().push(Problem {
-                file: self.section.file.clone(),
-                line: Some(entry.line),
-                key: Some(self.name(key).to_string()),
-                value: None,
-                message: "stored in plain text: encrypt it with `trailhound encrypt`".into(),
-            });
+            self.warn(key, "stored in plain text: encrypt it with `trailhound encrypt`");
         }
         Some(Secret::new(value))
+    }
+
+    /// True when `key` is set as written, not as an `enc:` token.
+    fn written_in_plain(&self, key: Key) -> bool {
+        self.entry(key).is_some_and(
+            |entry| matches!(&entry.value, RawValue::Text(text) if !text.trim().starts_with(ENCRYPTED_PREFIX)),
+        )
+    }
+
+    /// Something that works but deserves attention, at `key`'s line (its value never shown).
+    fn warn(&mut self, key: Key, message: impl Into<String>) {
+        self.keys.warnings.borrow_mut().push(Problem {
+            file: self.section.file.clone(),
+            line: self.entry(key).map(|entry| entry.line).or(self.section.line),
+            key: Some(self.name(key).to_string()),
+            value: None,
+            message: message.into(),
+        });
     }
 
     /// A whole number in `range`, or `default` when unset.
     fn number(&mut self, key: Key, range: RangeInclusive<u64>, default: u64) -> u64 {
         let Some(entry) = self.take(key) else { return default };
+        if self.unset_text(key, entry) {
+            return default;
+        }
         let parsed = match &entry.value {
             RawValue::Integer(number) => u64::try_from(*number).ok(),
-            RawValue::Text(text) if text.trim().is_empty() => return default,
             RawValue::Text(text) => text.trim().parse::<u64>().ok(),
             _ => None,
         };
@@ -319,10 +377,12 @@ impl<'a> Fields<'a> {
 
     fn flag(&mut self, key: Key, default: bool) -> bool {
         let Some(entry) = self.take(key) else { return default };
+        if self.unset_text(key, entry) {
+            return default;
+        }
         match &entry.value {
             RawValue::Bool(flag) => *flag,
             RawValue::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
-                "" => default,
                 "true" | "yes" | "1" | "on" => true,
                 "false" | "no" | "0" | "off" => false,
                 _ => {
@@ -337,9 +397,13 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// A list: a TOML array of strings, or comma-separated text (the seed's form).
+    /// A list: a TOML array of strings, or comma-separated text (the seed's form). A list with
+    /// no item (`Inclusions=`, `[]` in TOML, or only the placeholder) is not set.
     fn list(&mut self, key: Key) -> Option<Vec<String>> {
         let entry = self.take(key)?;
+        if self.unset_text(key, entry) {
+            return None;
+        }
         let items: Vec<String> = match &entry.value {
             RawValue::Text(text) => text.split(',').map(|item| item.trim().to_string()).collect(),
             RawValue::List(values) => {
@@ -361,13 +425,11 @@ impl<'a> Fields<'a> {
             }
         };
         if items.iter().any(|item| item.contains(PLACEHOLDER)) {
-            self.report(
-                key,
-                Some(entry),
-                format!("still holds the placeholder {PLACEHOLDER}: set a real value"),
-            );
+            self.placeholder(key, entry);
         }
-        Some(items.into_iter().filter(|item| !item.is_empty()).collect())
+        let items: Vec<String> =
+            items.into_iter().filter(|item| !item.is_empty() && !item.contains(PLACEHOLDER)).collect();
+        (!items.is_empty()).then_some(items)
     }
 
     fn globs(&mut self, key: Key, default: &[&str]) -> Vec<String> {
@@ -642,7 +704,7 @@ fn s3_source(fields: &mut Fields<'_>) -> Option<S3Source> {
     let aws = aws_settings(fields, true);
     let source = S3Source {
         log_type: fields.log_type(LOG_TYPE).unwrap_or(LogType::CloudTrail),
-        file_path: fields.text(FILE_PATH).unwrap_or_default().trim_start_matches('/').to_string(),
+        file_path: layout::path_prefix(&fields.text(FILE_PATH).unwrap_or_default()),
         depth_to_recurse: fields.small_number(DEPTH_TO_RECURSE, 1..=10, 1),
         no_of_back_days_data: fields.small_number(NO_OF_BACK_DAYS_DATA, 1..=7, 1),
         exclusion_directories: fields.list(EXCLUSION_DIRECTORIES).unwrap_or_default(),
@@ -660,7 +722,37 @@ fn s3_source(fields: &mut Fields<'_>) -> Option<S3Source> {
         bucket: bucket.unwrap_or_default(),
         aws: aws?,
     };
+    check_file_path(fields, &source);
     Some(source)
+}
+
+/// A `FilePath` that names a folder the source would never read from is a contradiction.
+fn check_file_path(fields: &mut Fields<'_>, source: &S3Source) {
+    let log_type = fields.name(LOG_TYPE);
+    match layout::node_of_path(&source.file_path, source.log_type) {
+        Node::Skipped => {
+            let last = layout::folders_of_path(&source.file_path).last().unwrap_or_default();
+            let message = if layout::service_folders(LogType::CloudTrail).contains(&last)
+                || layout::service_folders(LogType::VpcFlowLogs).contains(&last)
+            {
+                format!("names a {last} folder, which holds no log of {log_type} {}", source.log_type)
+            } else if last == "CloudTrail-Digest" {
+                "names the digest folder: digest files hold no events".to_string()
+            } else {
+                "names a folder below a region folder: name the region folder (the day folders are \
+                 chosen by the look-back window)"
+                    .to_string()
+            };
+            fields.complain(FILE_PATH, message);
+        }
+        Node::Region { region, .. }
+            if !source.region_folders.is_empty() && !source.region_folders.contains(&region) =>
+        {
+            let region_folders = fields.name(REGION_FOLDERS);
+            fields.complain(FILE_PATH, format!("names region {region}, which {region_folders} leaves out"));
+        }
+        _ => {}
+    }
 }
 
 fn cloudtrail_api_source(fields: &mut Fields<'_>) -> Option<CloudTrailApiSource> {
@@ -757,6 +849,10 @@ fn aws_settings(fields: &mut Fields<'_>, region_required: bool) -> Option<AwsSet
     {
         fields.complain(ENDPOINT, "must be an http:// or https:// URL");
     }
+    if let Credentials::Static { access_key_id, secret_access_key } = &credentials {
+        check_key_shape(fields, ACCESS_KEY_ID, access_key_id, endpoint.is_some());
+        check_key_shape(fields, SECRET_ACCESS_KEY, secret_access_key, endpoint.is_some());
+    }
     let signature_version = fields.text(SIGNATURE_VERSION);
     if let Some(version) = &signature_version {
         let accepted = ["4", "v4", "s3v4", "sigv4", "aws4-hmac-sha256"];
@@ -780,6 +876,67 @@ fn aws_settings(fields: &mut Fields<'_>, region_required: bool) -> Option<AwsSet
         return None;
     }
     Some(settings)
+}
+
+/// The seeds tell users to encrypt the key pair with LogRhythm's `lrcrypt`, whose values
+/// Trailhound cannot decrypt. A plain value without the shape of an AWS key is most likely one:
+/// an error against AWS, a warning against another endpoint (whose keys may look different).
+fn check_key_shape(fields: &mut Fields<'_>, key: Key, value: &Secret, custom_endpoint: bool) {
+    let (shaped, what) = if key.toml == ACCESS_KEY_ID.toml {
+        (looks_like_access_key_id(value.expose()), "access key id (like AKIAIOSFODNN7EXAMPLE)")
+    } else {
+        (looks_like_secret_access_key(value.expose()), "secret access key (40 characters)")
+    };
+    if shaped || !fields.written_in_plain(key) {
+        return;
+    }
+    let message = format!(
+        "does not look like an AWS {what}: it looks like a value encrypted with LogRhythm's lrcrypt, \
+         which Trailhound cannot decrypt; put the original key through `trailhound encrypt` and paste \
+         the enc:v1: token here (or remove both keys to use the AWS credential chain)"
+    );
+    if custom_endpoint {
+        fields.warn(key, message);
+    } else {
+        fields.complain(key, message);
+    }
+}
+
+/// AWS access key ids: 16–128 upper-case letters and digits (`AKIA…`, `ASIA…`, 20 in practice).
+fn looks_like_access_key_id(value: &str) -> bool {
+    (16..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+/// AWS secret access keys: 40 characters of base64's alphabet.
+fn looks_like_secret_access_key(value: &str) -> bool {
+    value.len() == 40 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'/' || b == b'+')
+}
+
+/// `ProxyServer` as a host for a proxy URL: a name or an address (IPv6 in brackets), with an
+/// optional `http://` in front. Anything else cannot be used as configured.
+fn proxy_host(server: &str) -> Result<String, String> {
+    let host =
+        match server.split_once("://") {
+            Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => rest.trim_end_matches('/'),
+            Some(_) => return Err(
+                "allowed a host name or an IP address (an http:// proxy; TLS to the proxy is not supported)"
+                    .into(),
+            ),
+            None => server.trim_end_matches('/'),
+        };
+    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    if bare.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(format!("[{bare}]"));
+    }
+    if host.contains(':') {
+        return Err("the port goes in ProxyPort, not in the server name".into());
+    }
+    let valid = !host.is_empty()
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !valid {
+        return Err("allowed a host name or an IP address".into());
+    }
+    Ok(host.to_string())
 }
 
 fn proxy(fields: &mut Fields<'_>) -> Option<Proxy> {
@@ -808,6 +965,18 @@ fn proxy(fields: &mut Fields<'_>) -> Option<Proxy> {
     if password.is_some() && user_name.is_none() {
         fields.report(PROXY_USER_NAME, None, "required when a proxy password is set");
     }
+    for (key, value) in [(PROXY_USER_NAME, &user_name), (PROXY_DOMAIN, &domain)] {
+        if value.as_deref().is_some_and(|text| text.contains(':')) {
+            fields.complain(key, "cannot contain ':' (HTTP basic authentication ends the user name there)");
+        }
+    }
+    let server = match proxy_host(&server) {
+        Ok(host) => host,
+        Err(message) => {
+            fields.complain(PROXY_SERVER, message);
+            server
+        }
+    };
     Some(Proxy { server, port: u16::try_from(port).unwrap_or(0), user_name, password, domain })
 }
 

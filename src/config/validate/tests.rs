@@ -237,13 +237,16 @@ fn region_and_bucket_names() {
 #[test]
 fn credentials_and_proxy() {
     let text = format!(
-        "{S3_BASE}AccessKeyId = AKIAEXAMPLE\nSecretAccessKey = s3cr3t\nProxyServer = proxy.corp\nProxyPort = 3128\nUserName = bob\nPassword = hunter2\nDomain = CORP\n"
+        "{S3_BASE}AccessKeyId = AKIAIOSFODNN7EXAMPLE\nSecretAccessKey = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\nProxyServer = proxy.corp\nProxyPort = 3128\nUserName = bob\nPassword = hunter2\nDomain = CORP\n"
     );
     let config = ini("awsS3CloudTrail.ini", &text).unwrap();
     let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
     let Credentials::Static { access_key_id, secret_access_key } = &s3.aws.credentials else { panic!() };
-    assert_eq!((access_key_id.expose(), secret_access_key.expose()), ("AKIAEXAMPLE", "s3cr3t"));
-    assert!(!format!("{config:?}").contains("s3cr3t"), "secrets must not show in Debug output");
+    assert_eq!(
+        (access_key_id.expose(), secret_access_key.expose()),
+        ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+    );
+    assert!(!format!("{config:?}").contains("wJalrXUtnFEMI"), "secrets must not show in Debug output");
     let proxy = s3.aws.proxy.as_ref().unwrap();
     assert_eq!(
         (proxy.server.as_str(), proxy.port, proxy.domain.as_deref()),
@@ -414,7 +417,9 @@ fn encrypted_values_are_decrypted_and_plain_secrets_warned_about() {
     let plain = write(
         dir.path(),
         "plain.ini",
-        &format!("{S3_BASE}AccessKeyId = AKIAPLAIN\nSecretAccessKey = plain\n"),
+        &format!(
+            "{S3_BASE}AccessKeyId = AKIAIOSFODNN7EXAMPLE\nSecretAccessKey = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"
+        ),
     );
     let config = load_ini_files(std::slice::from_ref(&plain), &key_file).unwrap();
     let warnings: Vec<String> =
@@ -539,4 +544,140 @@ client_cert_file = "c.pem"
             .any(|s| s.starts_with("D/t.toml:17: ca_file = \"missing.pem\": cannot read D/missing.pem")),
         "{shown:#?}"
     );
+}
+
+#[test]
+fn empty_values_and_optional_placeholders_mean_not_set() {
+    let text = format!(
+        "{S3_BASE}Inclusions =\nExclusions = CHANGE_THIS\nExclusionDirectories = ,\nRegionFolders =\nLogType = CHANGE_THIS\nFilePath = CHANGE_THIS\nDepthToRecurse =\nLogApiRequests =\nProxyServer = CHANGE_THIS\nProxyPort = CHANGE_THIS\n"
+    );
+    let config = ini("awsS3CloudTrail.ini", &text).unwrap();
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    assert_eq!(s3.inclusions, vec!["*.gz"], "an empty Inclusions takes the default");
+    assert!(s3.exclusions.is_empty() && s3.exclusion_directories.is_empty() && s3.region_folders.is_empty());
+    assert_eq!((s3.log_type, s3.file_path.as_str(), s3.depth_to_recurse), (LogType::CloudTrail, "", 1));
+    assert!(s3.aws.proxy.is_none());
+    let notes: Vec<String> =
+        config.notes.iter().map(|n| n.to_string().split_once(": ").unwrap().1.to_string()).collect();
+    assert_eq!(
+        notes,
+        ["Exclusions", "LogType", "FilePath", "ProxyServer", "ProxyPort"].map(|key| format!(
+            "{key} = CHANGE_THIS: left as shipped: taken as not set (its default applies)"
+        ))
+    );
+    // TOML: an empty list is not set either.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "[[source]]\ntype = \"s3\"\nbucket = \"org-trail\"\nregion = \"us-east-1\"\ninclusions = []\n";
+    let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
+    let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+    assert_eq!(s3.inclusions, vec!["*.gz"]);
+}
+
+#[test]
+fn file_path_contradictions() {
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!(
+            "{S3_BASE}FilePath = AWSLogs/111122223333/CloudTrail/us-east-1\nRegionFolders = eu-west-1\n"
+        ),
+    );
+    assert_eq!(
+        found,
+        vec![
+            "FilePath = AWSLogs/111122223333/CloudTrail/us-east-1: names region us-east-1, which RegionFolders leaves out"
+        ]
+    );
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}FilePath = AWSLogs/111122223333/CloudTrail-Digest/\n"),
+    );
+    assert_eq!(
+        found,
+        vec![
+            "FilePath = AWSLogs/111122223333/CloudTrail-Digest/: names the digest folder: digest files hold no events"
+        ]
+    );
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}LogType = VPCFlowLogs\nFilePath = AWSLogs/111122223333/CloudTrail/\n"),
+    );
+    assert_eq!(
+        found,
+        vec![
+            "FilePath = AWSLogs/111122223333/CloudTrail/: names a CloudTrail folder, which holds no log of LogType VPCFlowLogs"
+        ]
+    );
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}FilePath = AWSLogs/111122223333/CloudTrail/us-east-1/2026/11\n"),
+    );
+    assert!(found[0].contains("names a folder below a region folder"), "{found:?}");
+    // Every other level is accepted, normalized to a key prefix.
+    for (written, prefix) in [
+        ("org-trail", "org-trail/"),
+        ("/AWSLogs", "AWSLogs/"),
+        ("AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/", "AWSLogs/o-a1b2c3d4e5/111122223333/CloudTrail/"),
+    ] {
+        let config = ini("awsS3CloudTrail.ini", &format!("{S3_BASE}FilePath = {written}\n")).unwrap();
+        let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+        assert_eq!(s3.file_path, prefix);
+    }
+}
+
+#[test]
+fn proxy_servers_and_credentials_that_cannot_be_used_are_refused() {
+    for (server, stored) in [
+        ("proxy.corp", "proxy.corp"),
+        ("http://proxy.corp/", "proxy.corp"),
+        ("10.0.0.5", "10.0.0.5"),
+        ("::1", "[::1]"),
+        ("[fd00::5]", "[fd00::5]"),
+    ] {
+        let config =
+            ini("awsS3CloudTrail.ini", &format!("{S3_BASE}ProxyServer = {server}\nProxyPort = 3128\n"))
+                .unwrap();
+        let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
+        assert_eq!(s3.aws.proxy.as_ref().unwrap().server, stored);
+    }
+    for (server, message) in [
+        (
+            "https://proxy.corp",
+            "allowed a host name or an IP address (an http:// proxy; TLS to the proxy is not supported)",
+        ),
+        ("proxy.corp:3128", "the port goes in ProxyPort, not in the server name"),
+        ("user@proxy.corp", "allowed a host name or an IP address"),
+    ] {
+        let found =
+            problems("awsS3CloudTrail.ini", &format!("{S3_BASE}ProxyServer = {server}\nProxyPort = 3128\n"));
+        assert_eq!(found, vec![format!("ProxyServer = {server}: {message}")]);
+    }
+    let found = problems(
+        "awsS3CloudTrail.ini",
+        &format!("{S3_BASE}ProxyServer = p\nProxyPort = 1\nUserName = a:b\nDomain = C:D\nPassword = x\n"),
+    );
+    assert_eq!(
+        found,
+        vec![
+            "UserName = a:b: cannot contain ':' (HTTP basic authentication ends the user name there)",
+            "Domain = C:D: cannot contain ':' (HTTP basic authentication ends the user name there)",
+        ]
+    );
+}
+
+#[test]
+fn key_pairs_without_the_shape_of_aws_keys_look_like_lrcrypt_values() {
+    let lrcrypted = "AccessKeyId = AQAAANCMnd8BFdERjHoAwE/Cl+sB\nSecretAccessKey = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+    let found = problems("awsS3CloudTrail.ini", &format!("{S3_BASE}{lrcrypted}"));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].starts_with("AccessKeyId = (hidden): does not look like an AWS access key id"),
+        "{found:?}"
+    );
+    let config =
+        ini("awsS3CloudTrail.ini", &format!("{S3_BASE}{lrcrypted}Endpoint = http://127.0.0.1:9000\n"))
+            .unwrap();
+    assert!(config.warnings.iter().any(|w| w.message.contains("lrcrypt")), "{:?}", config.warnings);
+    let temporary =
+        "AccessKeyId = ASIAIOSFODNN7EXAMPLE\nSecretAccessKey = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
+    assert!(ini("awsS3CloudTrail.ini", &format!("{S3_BASE}{temporary}")).is_ok());
 }
