@@ -67,18 +67,31 @@ pub async fn sdk_config(settings: &AwsSettings) -> Result<SdkConfig, AwsSetupErr
 
 /// The configured proxy (basic authentication, `Domain` sent as `DOMAIN\\user`), else the
 /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment variables.
+///
+/// The SDK puts the user name and password into the proxy URL as they are given, and its proxy
+/// matcher silently ignores a URL that does not parse: a password holding `@`, `/` or `#` would
+/// make every request bypass the proxy. So both are percent-encoded here (the matcher decodes
+/// them before it builds the `Proxy-Authorization` header), and the URL is checked to parse.
 fn proxy_config(proxy: Option<&Proxy>) -> Result<ProxyConfig, AwsSetupError> {
     let Some(proxy) = proxy else { return Ok(ProxyConfig::from_env()) };
+    let refuse =
+        |reason: String| AwsSetupError::Proxy { server: proxy.server.clone(), port: proxy.port, reason };
     let url = format!("http://{}:{}", proxy.server, proxy.port);
-    let config = ProxyConfig::all(url).map_err(|error| AwsSetupError::Proxy {
-        server: proxy.server.clone(),
-        port: proxy.port,
-        reason: error.to_string(),
-    })?;
-    match proxy_login(proxy) {
-        Some((user, password)) => Ok(config.with_basic_auth(user, password)),
-        None => Ok(config),
-    }
+    let config = ProxyConfig::all(&url).map_err(|error| refuse(error.to_string()))?;
+    let Some((user, password)) = proxy_login(proxy) else { return Ok(config) };
+    let (user, password) = (encode_userinfo(&user), encode_userinfo(&password));
+    let with_login = format!("http://{user}:{password}@{}:{}", proxy.server, proxy.port);
+    with_login
+        .parse::<http::Uri>()
+        .map_err(|error| refuse(format!("the proxy URL with its credentials does not parse: {error}")))?;
+    Ok(config.with_basic_auth(user, password))
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode_userinfo(text: &str) -> String {
+    const USERINFO: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(text, USERINFO).to_string()
 }
 
 /// The basic-authentication user and password: `DOMAIN\\user` when a domain is set.
@@ -152,5 +165,19 @@ mod tests {
         let no_domain = Proxy { domain: None, ..proxy.clone() };
         assert_eq!(proxy_login(&no_domain), Some(("trail".to_string(), "pass".to_string())));
         assert_eq!(proxy_login(&Proxy { user_name: None, ..proxy }), None);
+    }
+
+    #[test]
+    fn credentials_are_encoded_so_the_proxy_url_parses() {
+        assert_eq!(encode_userinfo("CORP\\tr@il"), "CORP%5Ctr%40il");
+        assert_eq!(encode_userinfo("p@ss:w/rd?#% wörd~"), "p%40ss%3Aw%2Frd%3F%23%25%20w%C3%B6rd~");
+        let proxy = Proxy {
+            server: "[::1]".into(),
+            port: 3128,
+            user_name: Some("ü ser".into()),
+            password: Some(Secret::new("a/b@c#d")),
+            domain: Some("CORP".into()),
+        };
+        assert!(proxy_config(Some(&proxy)).is_ok());
     }
 }
