@@ -128,6 +128,28 @@ impl CheckpointStore {
         })
     }
 
+    /// The processed objects (key, ETag) of a source among `keys`.
+    pub fn processed_among(
+        &self,
+        source: &str,
+        keys: &[String],
+    ) -> Result<HashSet<(String, String)>, CheckpointError> {
+        self.with(|db| {
+            let mut statement =
+                db.prepare_cached("SELECT key, etag FROM processed WHERE source = ?1 AND key = ?2")?;
+            let mut found = HashSet::new();
+            for key in keys {
+                let rows = statement.query_map(params![source, key], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })?;
+                for row in rows {
+                    found.insert(row?);
+                }
+            }
+            Ok(found)
+        })
+    }
+
     /// Remembers objects, all in one transaction.
     pub fn record(&self, source: &str, objects: &[ProcessedObject], now: i64) -> Result<(), CheckpointError> {
         self.with(|db| {

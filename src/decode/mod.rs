@@ -5,13 +5,15 @@
 //! record (plus a read buffer) in memory, whatever the size of the object.
 //!
 //! - [`open`] sniffs gzip by its magic bytes (never by name or headers, see spec §2.2).
-//! - [`LogType`] and [`classify_key`] tell CloudTrail from VPC Flow Logs by key layout.
+//! - [`LogType`] and [`classify_key`] tell CloudTrail from VPC Flow Logs by key layout;
+//!   [`layout`] says what a folder is in the AWS layout (account, service, region…).
 //! - [`cloudtrail`] splits a `{"Records":[…]}` document into one record at a time, scanned by
 //!   [`json_scan`].
 //! - [`vpc_flow`] reads a flow-log text file line by line, driven by its header.
 
 pub mod cloudtrail;
 pub mod json_scan;
+pub mod layout;
 pub mod vpc_flow;
 
 use std::fmt;

@@ -42,6 +42,14 @@ pub enum ApiSourceError {
     /// The checkpoint store failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// `run --once`: the poll of a region could not be completed.
+    #[error("region {region}: the poll could not be completed: {problem}")]
+    Incomplete {
+        /// The region.
+        region: String,
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 /// One event as LookupEvents returned it.
@@ -115,8 +123,15 @@ impl RegionPoller {
             return Ok(());
         }
         loop {
-            self.poll().await?;
-            if mode.once || self.context.shutdown.is_cancelled() {
+            let problem = self.poll().await?;
+            let stopped = self.context.shutdown.is_cancelled();
+            if let Some(problem) = problem
+                && mode.once
+                && !stopped
+            {
+                return Err(ApiSourceError::Incomplete { region: self.region.clone(), problem });
+            }
+            if mode.once || stopped {
                 return Ok(());
             }
             if !self.pause(Duration::from_millis(self.config.api_polling_interval_ms.into())).await {
@@ -133,7 +148,8 @@ impl RegionPoller {
     }
 
     /// One window: read it, emit what is new oldest first, and checkpoint after delivery.
-    async fn poll(&self) -> Result<(), ApiSourceError> {
+    /// Returns what kept the window from being read or delivered, if anything did.
+    async fn poll(&self) -> Result<Option<String>, ApiSourceError> {
         let started = now();
         let (store, name, region) = (Arc::clone(&self.store), self.name.clone(), self.region.clone());
         let (watermark, emitted) = blocking(move || {
@@ -155,12 +171,13 @@ impl RegionPoller {
         }
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let expire_before = start - 3600;
+        let recorded = problem.clone();
         blocking(move || {
             store.expire(&name, expire_before)?;
-            store.poll_finished(&name, now(), problem.as_deref())
+            store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
-        Ok(())
+        Ok(problem)
     }
 
     /// Every event of the window, all pages, with the window fixed while paging.

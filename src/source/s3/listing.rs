@@ -4,8 +4,6 @@
 
 use time::{Date, OffsetDateTime};
 
-use crate::decode::LogType;
-
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 
@@ -20,26 +18,6 @@ pub struct Partition {
     pub service: String,
     /// The region folder.
     pub region: String,
-}
-
-/// The service folders holding one log type.
-pub fn service_folders(log_type: LogType) -> &'static [&'static str] {
-    match log_type {
-        LogType::CloudTrail => &["CloudTrail", "CloudTrail-Insight"],
-        LogType::VpcFlowLogs => &["vpcflowlogs"],
-    }
-}
-
-/// True for a 12-digit account folder name.
-pub fn is_account(name: &str) -> bool {
-    name.len() == 12 && name.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// True for an organization folder name (`o-` and 10–32 lower-case letters or digits).
-pub fn is_organization(name: &str) -> bool {
-    name.strip_prefix("o-").is_some_and(|id| {
-        (10..=32).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-    })
 }
 
 /// The last folder name of a common prefix (`a/b/c/` → `c`).
@@ -224,8 +202,6 @@ mod tests {
 
     #[test]
     fn folder_rules() {
-        assert!(is_account("111122223333") && !is_account("11112222333a"));
-        assert!(is_organization("o-a1b2c3d4e5") && !is_organization("o-short"));
         assert_eq!(folder_name("x/AWSLogs/111122223333/"), "111122223333");
         let exclusions = vec!["arch".to_string()];
         assert!(in_excluded_folder("p/AWSLogs/1/CloudTrail/archive/f.gz", "p/", &exclusions));

@@ -1,6 +1,7 @@
 //! The `s3` source: log files in a bucket, every file collected once and none missed.
 //!
-//! Each poll discovers partitions (account × service × region) with delimiter listings, lists
+//! Each poll discovers partitions (account × service × region) below `FilePath` with delimiter
+//! listings (`discover.rs`, which also finds the files of trees outside the AWS layout), lists
 //! only the day folders inside the look-back window, starting each listing where the checkpoint
 //! says everything before is done (minus the settle window), and skips objects already in the
 //! processed set. Every `sweep_interval_minutes` a sweep re-lists the whole window. Objects are
@@ -9,23 +10,26 @@
 //! cannot miss a file and what bounds the guarantee.
 
 pub mod client;
+pub mod discover;
+pub mod filter;
 pub mod listing;
+pub mod probe;
 
 use std::collections::HashSet;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::task::JoinSet;
 
 use self::client::{Bucket, Listed, S3Error};
+use self::filter::{ObjectFilter, Verdict};
 use self::listing::{DayListing, Partition};
 use super::object::{self, Outcome, Stopped};
 use super::{Batch, RunMode, SourceContext, blocking, now};
 use crate::ack::{Acknowledgement, Delivery};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::S3Source;
-use crate::decode::{self, KeyKind};
 use crate::normalize::ObjectContext;
 
 /// Objects downloaded and processed at the same time (always within `DataFolderFilesCount`).
@@ -43,6 +47,12 @@ pub enum S3SourceError {
     /// The checkpoint store failed.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),
+    /// A listing failed (`check-config --probe`).
+    #[error(transparent)]
+    List(#[from] S3Error),
+    /// `run --once`: the poll could not be completed.
+    #[error("the poll could not be completed: {0}")]
+    Incomplete(String),
 }
 
 /// A running S3 source.
@@ -52,8 +62,12 @@ struct Collector {
     bucket: Bucket,
     store: Arc<CheckpointStore>,
     context: SourceContext,
-    inclusions: GlobSet,
-    exclusions: GlobSet,
+    filter: ObjectFilter,
+    /// The `AWSLogs/` folders the last search found (none before the first poll).
+    logs_roots: Mutex<Option<Vec<(String, u32)>>>,
+    /// Objects the current poll listed, and how many of them the name globs left out.
+    listed: AtomicU64,
+    left_out_by_name: AtomicU64,
 }
 
 /// Polls until shutdown (or once), collecting every new object.
@@ -64,14 +78,12 @@ pub async fn run(
     store: Arc<CheckpointStore>,
     mode: RunMode,
 ) -> Result<(), S3SourceError> {
-    let sdk = crate::aws::sdk_config(&config.aws).await?;
-    let client = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.aws.force_path_style).build(),
-    );
-    let bucket = Bucket::new(client, &config.bucket, config.max_result_count, config.log_api_requests);
+    let bucket = bucket(&config).await?;
     let collector = Arc::new(Collector {
-        inclusions: glob_set(&config.inclusions)?,
-        exclusions: glob_set(&config.exclusions)?,
+        filter: ObjectFilter::new(&config)?,
+        logs_roots: Mutex::new(None),
+        listed: AtomicU64::new(0),
+        left_out_by_name: AtomicU64::new(0),
         name,
         bucket,
         store,
@@ -90,12 +102,14 @@ pub async fn run(
         let started = now();
         let sweep_every = i64::from(collector.config.sweep_interval_minutes) * 60;
         let sweep = last_sweep.is_none_or(|at| started - at >= sweep_every);
-        match Arc::clone(&collector).poll(started, sweep).await {
-            Ok(true) if sweep => last_sweep = Some(started),
-            Ok(_) => {}
-            Err(error) => return Err(error),
+        let problem = Arc::clone(&collector).poll(started, sweep).await?;
+        let stopped = collector.context.shutdown.is_cancelled();
+        match problem {
+            None if sweep && !stopped => last_sweep = Some(started),
+            Some(problem) if mode.once && !stopped => return Err(S3SourceError::Incomplete(problem)),
+            _ => {}
         }
-        if mode.once || collector.context.shutdown.is_cancelled() {
+        if mode.once || stopped {
             return Ok(());
         }
         if !collector.pause(Duration::from_secs(collector.config.poll_interval_seconds.into())).await {
@@ -115,53 +129,93 @@ impl Collector {
 
     /// One pass over every partition; a sweep ignores the watermarks and lists the whole window.
     /// S3 errors end the partition they happen in (its watermark stays) and are reported as the
-    /// poll's error; only a checkpoint failure stops the source. True when the poll was clean.
-    async fn poll(self: Arc<Self>, started: i64, sweep: bool) -> Result<bool, S3SourceError> {
+    /// poll's problem, which is returned; only a checkpoint failure stops the source.
+    async fn poll(self: Arc<Self>, started: i64, sweep: bool) -> Result<Option<String>, S3SourceError> {
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         blocking(move || store.poll_started(&name, started)).await?;
+        self.listed.store(0, Ordering::Relaxed);
+        self.left_out_by_name.store(0, Ordering::Relaxed);
         let problem = self.poll_partitions(started, sweep).await?;
         if let Some(problem) = &problem {
             tracing::warn!(source = %self.name, "{problem}");
         }
+        self.warn_when_names_leave_out_everything();
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let expire_before = started - (i64::from(self.config.no_of_back_days_data) + 1) * 86_400;
         let clean = problem.is_none() && !self.context.shutdown.is_cancelled();
+        let recorded = problem.clone();
         blocking(move || {
             store.expire(&name, expire_before)?;
             if sweep && clean {
                 store.sweep_done(&name, started)?;
             }
-            store.poll_finished(&name, now(), problem.as_deref())
+            store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
-        Ok(clean)
+        Ok(problem)
     }
 
-    /// Polls every partition; returns the first S3 problem, if any. A bucket without an
-    /// `AWSLogs/` folder under `FilePath` is read as a plain tree (`DepthToRecurse` levels).
+    /// A poll that listed objects and kept none because of `Inclusions`/`Exclusions` collects
+    /// nothing: say so.
+    fn warn_when_names_leave_out_everything(&self) {
+        let listed = self.listed.load(Ordering::Relaxed);
+        if listed > 0 && self.left_out_by_name.load(Ordering::Relaxed) == listed {
+            tracing::warn!(
+                source = %self.name,
+                "all {listed} object(s) listed in bucket {} under FilePath {:?} were left out by their file \
+                 names (Inclusions {:?}, Exclusions {:?}): nothing is collected",
+                self.config.bucket,
+                self.config.file_path,
+                self.config.inclusions,
+                self.config.exclusions
+            );
+        }
+    }
+
+    /// Finds what to list, then collects the loose files and every partition; returns the first
+    /// S3 problem, if any.
     async fn poll_partitions(
         self: &Arc<Self>,
         started: i64,
         sweep: bool,
     ) -> Result<Option<String>, S3SourceError> {
-        let partitions = match self.discover().await {
-            Ok(partitions) => partitions,
-            Err(error) => return Ok(Some(error.to_string())),
-        };
-        if partitions.is_empty() {
-            return match Arc::clone(self).poll_tree(started).await {
-                Ok(()) => Ok(None),
-                Err(PartitionError::S3(error)) => Ok(Some(error.to_string())),
-                Err(PartitionError::Checkpoint(error)) => Err(error.into()),
+        let known = self.logs_roots.lock().unwrap_or_else(|poison| poison.into_inner()).clone();
+        let search = sweep || known.is_none();
+        let discovery =
+            match discover::discover(&self.bucket, &self.config, search, known.as_deref().unwrap_or(&[]))
+                .await
+            {
+                Ok(discovery) => discovery,
+                Err(error) => return Ok(Some(error.to_string())),
             };
+        if search {
+            *self.logs_roots.lock().unwrap_or_else(|poison| poison.into_inner()) =
+                Some(discovery.logs_roots.clone());
         }
-        let mut problem = None;
-        for partition in partitions {
+        tracing::debug!(
+            source = %self.name,
+            "{} partition(s), {} file(s) outside the day folders",
+            discovery.partitions.len(),
+            discovery.loose.len()
+        );
+        if discovery.partitions.is_empty() && discovery.loose.is_empty() {
+            tracing::warn!(source = %self.name, "{}", discover::nothing_found(&self.bucket, &self.config, &discovery).await);
+            return Ok(None);
+        }
+        let mut problem = match Arc::clone(self).collect_loose(discovery.loose, started).await {
+            Ok(problem) => problem,
+            Err(PartitionError::S3(error)) => Some(error.to_string()),
+            Err(PartitionError::Checkpoint(error)) => return Err(error.into()),
+        };
+        for partition in discovery.partitions {
             if self.context.shutdown.is_cancelled() {
                 break;
             }
             match Arc::clone(self).poll_partition(&partition, started, sweep).await {
-                Ok(()) => {}
+                Ok(None) => {}
+                Ok(Some(failed)) => {
+                    problem.get_or_insert(failed);
+                }
                 Err(PartitionError::S3(error)) => {
                     problem.get_or_insert(error.to_string());
                 }
@@ -171,60 +225,14 @@ impl Collector {
         Ok(problem)
     }
 
-    /// Partitions below `[FilePath]AWSLogs/`: accounts (also inside organization folders),
-    /// the service folders of the log type, then the region folders.
-    async fn discover(&self) -> Result<Vec<Partition>, S3Error> {
-        let root = format!("{}AWSLogs/", self.config.file_path);
-        let mut accounts = Vec::new();
-        for folder in self.bucket.folders(&root).await? {
-            let name = listing::folder_name(&folder);
-            if listing::is_account(name) {
-                accounts.push((folder.clone(), name.to_string()));
-            } else if listing::is_organization(name) {
-                for member in self.bucket.folders(&folder).await? {
-                    let account = listing::folder_name(&member).to_string();
-                    if listing::is_account(&account) {
-                        accounts.push((member.clone(), account));
-                    }
-                }
-            }
-        }
-        tracing::debug!(source = %self.name, "{} account folder(s) under {root}", accounts.len());
-        let mut partitions = Vec::new();
-        for (account_prefix, account) in accounts {
-            if self.excluded_folder(&account) {
-                continue;
-            }
-            for service in listing::service_folders(self.config.log_type) {
-                for region_prefix in self.bucket.folders(&format!("{account_prefix}{service}/")).await? {
-                    let region = listing::folder_name(&region_prefix).to_string();
-                    let wanted =
-                        self.config.region_folders.is_empty() || self.config.region_folders.contains(&region);
-                    if wanted && !self.excluded_folder(&region) {
-                        partitions.push(Partition {
-                            prefix: region_prefix,
-                            account: account.clone(),
-                            service: service.to_string(),
-                            region,
-                        });
-                    }
-                }
-            }
-        }
-        Ok(partitions)
-    }
-
-    fn excluded_folder(&self, name: &str) -> bool {
-        self.config.exclusion_directories.iter().any(|entry| name.contains(entry.as_str()))
-    }
-
-    /// Lists the partition's day folders in the window and collects every new object.
+    /// Lists the partition's day folders in the window and collects every new object; returns
+    /// what went wrong with downloads, if anything did.
     async fn poll_partition(
         self: Arc<Self>,
         partition: &Partition,
         started: i64,
         sweep: bool,
-    ) -> Result<(), PartitionError> {
+    ) -> Result<Option<String>, PartitionError> {
         let settle = i64::from(self.config.settle_minutes) * 60;
         let window_start = started - i64::from(self.config.no_of_back_days_data) * 86_400;
         let (store, name, prefix) = (Arc::clone(&self.store), self.name.clone(), partition.prefix.clone());
@@ -249,43 +257,31 @@ impl Collector {
                 }
             }
         }
-        let undelivered = self.collect(candidates).await?;
+        let collected = self.collect(candidates).await?;
         let (store, name, prefix) = (Arc::clone(&self.store), self.name.clone(), partition.prefix.clone());
-        let watermark = listing::next_watermark(started, undelivered);
+        let watermark = listing::next_watermark(started, collected.undelivered);
         blocking(move || store.advance_watermark(&name, &prefix, watermark)).await?;
-        Ok(())
+        Ok(collected.download_problem)
     }
 
-    /// Reads a bucket that does not follow the AWS layout: the objects of `FilePath` and of its
-    /// folders down to `DepthToRecurse` levels, skipping excluded folders. Without time-ordered
-    /// folders there is no watermark: every poll lists the tree, and the processed set skips what
-    /// is done.
-    async fn poll_tree(self: Arc<Self>, started: i64) -> Result<(), PartitionError> {
-        let window_start = started - i64::from(self.config.no_of_back_days_data) * 86_400;
-        let root = self.config.file_path.clone();
-        let (store, name, prefix) = (Arc::clone(&self.store), self.name.clone(), root.clone());
-        let processed = blocking(move || store.processed_under(&name, &prefix)).await?;
-        let mut candidates = Vec::new();
-        let mut level = vec![root];
-        for depth in 1..=self.config.depth_to_recurse {
-            let mut next_level = Vec::new();
-            for prefix in level {
-                let (objects, folders) = self.bucket.level(&prefix).await?;
-                candidates.extend(
-                    objects.into_iter().filter_map(|object| self.candidate(object, &processed, window_start)),
-                );
-                if depth < self.config.depth_to_recurse {
-                    next_level.extend(
-                        folders
-                            .into_iter()
-                            .filter(|folder| !self.excluded_folder(listing::folder_name(folder))),
-                    );
-                }
-            }
-            level = next_level;
+    /// Collects the files found in `FilePath` and its folders down to `DepthToRecurse` levels.
+    /// Folders outside the AWS layout have no time order: they are listed on every poll, and the
+    /// processed set skips what is done.
+    async fn collect_loose(
+        self: Arc<Self>,
+        loose: Vec<Listed>,
+        started: i64,
+    ) -> Result<Option<String>, PartitionError> {
+        if loose.is_empty() {
+            return Ok(None);
         }
-        self.collect(candidates).await?;
-        Ok(())
+        let window_start = started - i64::from(self.config.no_of_back_days_data) * 86_400;
+        let keys: Vec<String> = loose.iter().map(|object| object.key.clone()).collect();
+        let (store, name) = (Arc::clone(&self.store), self.name.clone());
+        let processed = blocking(move || store.processed_among(&name, &keys)).await?;
+        let candidates =
+            loose.into_iter().filter_map(|object| self.candidate(object, &processed, window_start)).collect();
+        Ok(self.collect(candidates).await?.download_problem)
     }
 
     /// The object with its key time, if it is new, wanted and inside the look-back window.
@@ -295,39 +291,33 @@ impl Collector {
         processed: &HashSet<(String, String)>,
         window_start: i64,
     ) -> Option<(Listed, i64)> {
-        if processed.contains(&(object.key.clone(), object.etag.clone())) {
-            return None;
+        let verdict = self.filter.judge(&object, window_start);
+        if verdict != Verdict::NotALog {
+            self.listed.fetch_add(1, Ordering::Relaxed);
         }
-        if matches!(decode::classify_key(&object.key), KeyKind::Digest | KeyKind::FolderMarker)
-            || object.size == 0
-        {
-            return None;
+        match verdict {
+            Verdict::LeftOutByName => {
+                self.left_out_by_name.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Verdict::Wanted(key_time) if !processed.contains(&(object.key.clone(), object.etag.clone())) => {
+                Some((object, key_time))
+            }
+            _ => None,
         }
-        let file_name = object.key.rsplit('/').next().unwrap_or("");
-        if !self.inclusions.is_match(file_name) || self.exclusions.is_match(file_name) {
-            return None;
-        }
-        if listing::in_excluded_folder(
-            &object.key,
-            &self.config.file_path,
-            &self.config.exclusion_directories,
-        ) {
-            return None;
-        }
-        let key_time = listing::key_time(&object.key).or(object.last_modified).unwrap_or(window_start);
-        (key_time >= window_start).then_some((object, key_time))
     }
 
-    /// Collects objects a few at a time; returns the key times of those not delivered.
-    async fn collect(self: &Arc<Self>, candidates: Vec<(Listed, i64)>) -> Result<Vec<i64>, PartitionError> {
-        let mut undelivered = Vec::new();
+    /// Collects objects a few at a time.
+    async fn collect(self: &Arc<Self>, candidates: Vec<(Listed, i64)>) -> Result<Collected, PartitionError> {
+        let mut collected = Collected::default();
+        let mut failed_downloads = 0;
         let mut pending = candidates.into_iter();
         let mut running = JoinSet::new();
         loop {
             while running.len() < CONCURRENT_OBJECTS.min(self.config.data_folder_files_count as usize) {
                 let Some((object, key_time)) = pending.next() else { break };
                 if self.context.shutdown.is_cancelled() {
-                    undelivered.push(key_time);
+                    collected.undelivered.push(key_time);
                     continue;
                 }
                 running.spawn(Arc::clone(self).collect_one(object, key_time));
@@ -336,26 +326,36 @@ impl Collector {
             let (key_time, result) =
                 joined.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
             match result {
-                Ok(true) => {}
-                Ok(false) => undelivered.push(key_time),
+                Ok(Collection::Delivered) => {}
+                Ok(Collection::NotDelivered) => collected.undelivered.push(key_time),
+                Ok(Collection::DownloadFailed(error)) => {
+                    collected.undelivered.push(key_time);
+                    failed_downloads += 1;
+                    collected.download_problem.get_or_insert(error.to_string());
+                }
                 Err(error) => return Err(error),
             }
         }
-        Ok(undelivered)
+        if failed_downloads > 1
+            && let Some(first) = &mut collected.download_problem
+        {
+            *first = format!("{failed_downloads} objects could not be downloaded; the first: {first}");
+        }
+        Ok(collected)
     }
 
-    /// Downloads, decodes and delivers one object, then records it; `Ok(false)` when it was not
-    /// delivered (it will be listed again).
+    /// Downloads, decodes and delivers one object, then records it. One that was not delivered
+    /// is not recorded: it will be listed again.
     async fn collect_one(
         self: Arc<Self>,
         object: Listed,
         key_time: i64,
-    ) -> (i64, Result<bool, PartitionError>) {
+    ) -> (i64, Result<Collection, PartitionError>) {
         let body = match self.bucket.get(&object.key).await {
             Ok(body) => body,
             Err(error) => {
                 tracing::warn!(source = %self.name, "{error}");
-                return (key_time, Ok(false));
+                return (key_time, Ok(Collection::DownloadFailed(error)));
             }
         };
         let acknowledgement = Acknowledgement::new();
@@ -382,7 +382,7 @@ impl Collector {
         });
         let report = ingest.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         if report.outcome == Outcome::Stopped || acknowledgement.outcome().await == Delivery::Failed {
-            return (key_time, Ok(false));
+            return (key_time, Ok(Collection::NotDelivered));
         }
         let (outcome, detail) = match report.outcome {
             Outcome::Complete => (ObjectOutcome::Delivered, None),
@@ -394,8 +394,27 @@ impl Collector {
         let record = ProcessedObject { key: object.key, etag: object.etag, key_time, outcome, detail };
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let saved = blocking(move || store.record(&name, &[record], now())).await;
-        (key_time, saved.map(|()| true).map_err(PartitionError::from))
+        (key_time, saved.map(|()| Collection::Delivered).map_err(PartitionError::from))
     }
+}
+
+/// What became of one object.
+enum Collection {
+    /// Delivered to every sink and recorded.
+    Delivered,
+    /// Not delivered (shutdown, or a sink failed): listed again by a later poll.
+    NotDelivered,
+    /// The download failed: listed again by a later poll, and reported.
+    DownloadFailed(S3Error),
+}
+
+/// What became of a set of objects.
+#[derive(Default)]
+struct Collected {
+    /// The key times of the objects not delivered (the watermark stops at the oldest).
+    undelivered: Vec<i64>,
+    /// The first failed download, if any (with the count when there were several).
+    download_problem: Option<String>,
 }
 
 /// What stops one partition's poll.
@@ -407,10 +426,11 @@ enum PartitionError {
     Checkpoint(#[from] CheckpointError),
 }
 
-fn glob_set(globs: &[String]) -> Result<GlobSet, globset::Error> {
-    let mut builder = GlobSetBuilder::new();
-    for glob in globs {
-        builder.add(Glob::new(glob)?);
-    }
-    builder.build()
+/// The source's bucket, through an SDK client built from its settings.
+async fn bucket(config: &S3Source) -> Result<Bucket, S3SourceError> {
+    let sdk = crate::aws::sdk_config(&config.aws).await?;
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk).force_path_style(config.aws.force_path_style).build(),
+    );
+    Ok(Bucket::new(client, &config.bucket, config.max_result_count, config.log_api_requests))
 }
