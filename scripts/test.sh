@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests, and integration tests that run the real binary against real
-# components on loopback (an in-process S3 server, tinyproxy, rsyslog, a LookupEvents emulator).
+# components on loopback (an in-process S3 server, tinyproxy, squid, rsyslog, a LookupEvents
+# emulator).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# Real components the tests run on loopback: a forward proxy and a syslog daemon with its TLS
-# driver (Debian's).
+# Real components the tests run on loopback: two forward proxies (squid checks credentials of any
+# character), and a syslog daemon with its TLS driver (Debian's).
 missing=()
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
+[ -x /usr/lib/squid/basic_ncsa_auth ] || missing+=(squid)
 command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -153,7 +153,13 @@ async fn authentication_errors_are_actionable() {
     let dir = tempfile::tempdir().unwrap();
     let text = config(&emulator, &[("api", "")]).replace("AKIAEXAMPLE", "AKIAREJECTED");
     std::fs::write(dir.path().join("trailhound.toml"), text).unwrap();
-    let run = run_once(dir.path()).await;
+    let run = tokio::task::spawn_blocking({
+        let dir = dir.path().to_path_buf();
+        move || common::trailhound(&["run", "--config", "trailhound.toml", "--once"], Some(&dir))
+    })
+    .await
+    .unwrap();
+    assert_eq!(run.code, 1, "a poll that could not read its window fails --once: {}", run.stderr);
     assert!(
         run.stderr.contains("authentication failed (UnrecognizedClientException: The security token included in the request is invalid.): check the credentials and that the identity is allowed cloudtrail:LookupEvents"),
         "{}",

@@ -7,44 +7,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use common::http_receiver::HttpReceiver;
-use common::s3::{self, S3Server};
+use common::s3::{self, cloudtrail_key, put_record};
 use common::{Run, gzip, records_doc};
 use time::OffsetDateTime;
 
 const ACCOUNT_A: &str = "111122223333";
 const ACCOUNT_B: &str = "444455556666";
 
-/// A CloudTrail key stamped `minutes_ago` minutes before now.
-fn cloudtrail_key(prefix: &str, account: &str, region: &str, minutes_ago: i64, suffix: &str) -> String {
-    let at = OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
-    format!(
-        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail_{region}_{:04}{:02}{:02}T{:02}{:02}Z_{suffix}.json.gz",
-        at.year(),
-        at.month() as u8,
-        at.day(),
-        at.year(),
-        at.month() as u8,
-        at.day(),
-        at.hour(),
-        at.minute()
-    )
-}
-
-/// Puts a CloudTrail file holding one record whose eventID is `id`.
-async fn put_record(server: &S3Server, key: &str, id: &str) {
-    server.put(key, gzip(&records_doc(&[id]))).await;
-}
-
 /// Runs `trailhound ARGS` in `dir` without blocking the server's runtime.
 async fn trailhound(dir: &Path, args: &[&str]) -> Run {
-    let (dir, args): (std::path::PathBuf, Vec<String>) =
-        (dir.to_path_buf(), args.iter().map(|a| a.to_string()).collect());
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        common::trailhound(&args, Some(&dir))
-    })
-    .await
-    .unwrap()
+    common::trailhound_in(dir, args).await
 }
 
 /// Every event id in the file sink, in order.
@@ -229,9 +201,10 @@ async fn a_poll_of_a_30_day_bucket_lists_only_the_look_back_window() {
     let requests: Vec<&str> =
         run.stderr.lines().filter(|line| line.contains(&format!("GET /{}", s3::BUCKET))).collect();
     let listings: Vec<&&str> = requests.iter().filter(|line| line.contains("list-type=2")).collect();
-    // Discovery: AWSLogs/, the account's CloudTrail/ and CloudTrail-Insight/ folders; then the
-    // two day folders of the one partition. Never an older day.
-    assert_eq!(listings.len(), 5, "{listings:#?}");
+    // Discovery: the bucket's root (FilePath is blank: AWSLogs/ may be under a trail prefix),
+    // AWSLogs/, the account's folder and its CloudTrail/ folder; then the two day folders of the
+    // one partition. Never an older day.
+    assert_eq!(listings.len(), 6, "{listings:#?}");
     let old_day = OffsetDateTime::now_utc() - time::Duration::days(3);
     let old_folder = format!("{:04}/{:02}/{:02}/", old_day.year(), old_day.month() as u8, old_day.day());
     assert!(!requests.iter().any(|line| line.contains(&old_folder)), "{requests:#?}");
@@ -244,18 +217,20 @@ async fn trees_outside_the_aws_layout_are_read_to_the_configured_depth() {
     let dir = tempfile::tempdir().unwrap();
     let extra = "file_path = \"exports/\"\ndepth_to_recurse = 2\nexclusion_directories = [\"tmp\"]\nmax_result_count = 1\n";
     std::fs::write(dir.path().join("trailhound.toml"), server.config(extra)).unwrap();
-    put_record(&server, "exports/top.json.gz", "depth-1").await;
-    put_record(&server, "exports/a/second.json.gz", "depth-2").await;
-    put_record(&server, "exports/b/second.json.gz", "depth-2b").await;
-    put_record(&server, "exports/a/deeper/third.json.gz", "depth-3").await;
+    put_record(&server, "exports/top.json.gz", "level-0").await;
+    put_record(&server, "exports/a/second.json.gz", "level-1").await;
+    put_record(&server, "exports/b/second.json.gz", "level-1b").await;
+    put_record(&server, "exports/a/deeper/third.json.gz", "level-2").await;
+    put_record(&server, "exports/a/deeper/deepest/fourth.json.gz", "level-3").await;
     put_record(&server, "exports/tmp-area/ignored.json.gz", "excluded").await;
     run_once(dir.path(), &[]).await;
+    // Depth 2: the files of FilePath and of the folders one and two levels below it.
     assert_eq!(
         delivered_ids(dir.path()).into_iter().collect::<BTreeSet<_>>(),
-        set(&["depth-1", "depth-2", "depth-2b"])
+        set(&["level-0", "level-1", "level-1b", "level-2"])
     );
     run_once(dir.path(), &[]).await;
-    assert_eq!(delivered_ids(dir.path()).len(), 3, "a second poll collects nothing again");
+    assert_eq!(delivered_ids(dir.path()).len(), 4, "a second poll collects nothing again");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -446,7 +421,9 @@ async fn wrong_proxy_credentials_are_a_clear_error() {
     let extra = proxy_settings(&proxy, "wrong-pass");
     std::fs::write(dir.path().join("trailhound.toml"), server.config(&extra)).unwrap();
     put_record(&server, &cloudtrail_key("", ACCOUNT_A, "us-east-1", 2, "AAAAAAAAAAAAAAAA"), "blocked").await;
-    let run = run_once(dir.path(), &[]).await;
+    let run = trailhound(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
+    assert_eq!(run.code, 1, "a poll that could not list the bucket fails --once: {}", run.stderr);
+    assert!(run.stderr.contains("the poll could not be completed"), "{}", run.stderr);
     assert!(delivered_ids(dir.path()).is_empty());
     assert!(
         run.stderr

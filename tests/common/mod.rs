@@ -65,6 +65,19 @@ pub fn trailhound(args: &[&str], dir: Option<&Path>) -> Run {
     }
 }
 
+/// Runs `trailhound ARGS` in `dir` on a blocking thread, so a server in the test's own runtime
+/// keeps answering it.
+pub async fn trailhound_in(dir: &Path, args: &[&str]) -> Run {
+    let (dir, args): (PathBuf, Vec<String>) =
+        (dir.to_path_buf(), args.iter().map(|a| a.to_string()).collect());
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        trailhound(&args, Some(&dir))
+    })
+    .await
+    .unwrap()
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -117,3 +130,4 @@ pub mod http_receiver;
 pub mod lookup_events;
 pub mod pki;
 pub mod s3;
+pub mod squid;

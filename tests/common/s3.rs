@@ -106,9 +106,38 @@ async fn start_server(with_tls: bool) -> S3Server {
     S3Server { endpoint, client, tls, _root: root, tasks }
 }
 
+/// A CloudTrail key stamped `minutes_ago` minutes before now, under `prefix` (`""`, `"trail/"`).
+pub fn cloudtrail_key(prefix: &str, account: &str, region: &str, minutes_ago: i64, suffix: &str) -> String {
+    let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
+    format!(
+        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail_{region}_{:04}{:02}{:02}T{:02}{:02}Z_{suffix}.json.gz",
+        at.year(),
+        at.month() as u8,
+        at.day(),
+        at.year(),
+        at.month() as u8,
+        at.day(),
+        at.hour(),
+        at.minute()
+    )
+}
+
+/// Puts a CloudTrail file holding one record whose eventID is `id`.
+pub async fn put_record(server: &S3Server, key: &str, id: &str) {
+    server.put(key, super::gzip(&super::records_doc(&[id]))).await;
+}
+
 impl S3Server {
     pub async fn put(&self, key: &str, body: Vec<u8>) {
         self.client.put_object().bucket(BUCKET).key(key).body(body.into()).send().await.unwrap();
+    }
+
+    /// The extension keys that point an INI source at this server, with its credentials.
+    pub fn ini_connection(&self) -> String {
+        format!(
+            "Endpoint = {}\nForcePathStyle = true\nAccessKeyId = {ACCESS_KEY}\nSecretAccessKey = {SECRET_KEY}\n",
+            self.endpoint
+        )
     }
 
     /// A TOML configuration with one s3 source on this server and a file sink.
