@@ -23,7 +23,7 @@ use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConf
 use crate::sink::{Sink, SinkContext, fanout};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, SourceContext};
-use crate::telemetry::{Progress, Stats};
+use crate::telemetry::{Progress, Stats, Telemetry, server};
 
 /// Events the pipeline queues between sources and sinks when no source sets `max_queue_count`.
 const DEFAULT_MAX_QUEUE_EVENTS: usize = 50_000;
@@ -39,6 +39,8 @@ pub struct RunOptions {
     pub sweep: bool,
     /// Where the checkpoint store lives.
     pub state_dir: PathBuf,
+    /// Serve `/metrics`, `/health` and `/ready` here (overrides `[telemetry] listen`).
+    pub listen: Option<String>,
 }
 
 /// The end of a run.
@@ -62,7 +64,18 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
         false => None,
     };
     let stats = Arc::new(Stats::default());
-    let sink_context = SinkContext { state_dir: options.state_dir.clone(), stats: Arc::clone(&stats) };
+    let listen = options.listen.clone().or(config.telemetry.listen.clone());
+    let telemetry = Telemetry::new(listen.is_some(), config.telemetry.unready_after_seconds)?;
+    let endpoint_stop = CancellationToken::new();
+    if let Some(address) = &listen {
+        server::serve(address, Arc::clone(&telemetry), endpoint_stop.clone()).await?;
+    }
+    let _stop_endpoint = endpoint_stop.drop_guard();
+    let sink_context = SinkContext {
+        state_dir: options.state_dir.clone(),
+        stats: Arc::clone(&stats),
+        telemetry: Arc::clone(&telemetry),
+    };
     let mut sinks = Vec::with_capacity(config.sinks.len());
     for sink_config in &config.sinks {
         sinks.push(Sink::open(sink_config, &sink_context)?);
@@ -70,16 +83,25 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     let started = Instant::now();
     let shutdown = CancellationToken::new();
     let signals = tokio::spawn(watch_signals(shutdown.clone()));
+    // systemd (Type=notify): configuration loaded, state store open, sinks ready. Without
+    // NOTIFY_SOCKET this does nothing.
+    sd_notify::notify(&[sd_notify::NotifyState::Ready]).ok();
     // Signals stop the sources, and so does a sink that fails for good (without it counting as
     // an interruption).
     let stop_sources = shutdown.child_token();
     let progress = Progress::start(Arc::clone(&stats), options.progress);
 
-    let (out, workers) = fanout::start(sinks, queue_batches, &stats, stop_sources.clone());
+    let (out, workers) = fanout::start(sinks, queue_batches, &stats, &telemetry, stop_sources.clone());
     let mut sources = JoinSet::new();
     for source in runnable {
-        let context =
-            SourceContext { out: out.clone(), shutdown: stop_sources.clone(), stats: Arc::clone(&stats) };
+        let judged_from = source::now() + source.startup_delay_seconds();
+        let metrics = telemetry.source(source.name(), source.poll_interval_seconds(), judged_from);
+        let context = SourceContext {
+            out: out.clone(),
+            shutdown: stop_sources.clone(),
+            stats: Arc::clone(&stats),
+            metrics,
+        };
         match source {
             Runnable::Dir(name, dir) => sources.spawn(async move {
                 let label = name.clone();
@@ -135,6 +157,32 @@ enum Runnable {
     CloudTrailApi(String, Box<CloudTrailApiSource>),
 }
 
+impl Runnable {
+    fn name(&self) -> &str {
+        match self {
+            Runnable::Dir(name, _) | Runnable::S3(name, _) | Runnable::CloudTrailApi(name, _) => name,
+        }
+    }
+
+    /// Seconds before the first poll.
+    fn startup_delay_seconds(&self) -> i64 {
+        match self {
+            Runnable::Dir(..) => 0,
+            Runnable::S3(_, s3) => i64::from(s3.startup_delay_in_seconds),
+            Runnable::CloudTrailApi(_, api) => i64::from(api.startup_delay_in_seconds),
+        }
+    }
+
+    /// Seconds between polls (0 for a source that reads once), for readiness.
+    fn poll_interval_seconds(&self) -> i64 {
+        match self {
+            Runnable::Dir(..) => 0,
+            Runnable::S3(_, s3) => i64::from(s3.poll_interval_seconds),
+            Runnable::CloudTrailApi(_, api) => i64::from(api.api_polling_interval_ms.div_ceil(1000)),
+        }
+    }
+}
+
 fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
     match source.kind {
         SourceKind::Dir(dir) => Ok(Runnable::Dir(source.name, dir)),
@@ -159,6 +207,7 @@ fn queue_batches(config: &Config) -> usize {
 
 async fn watch_signals(shutdown: CancellationToken) {
     wait_for_signal().await;
+    sd_notify::notify(&[sd_notify::NotifyState::Stopping]).ok();
     tracing::warn!("stopping: finishing queued events (signal again to exit at once)");
     shutdown.cancel();
     wait_for_signal().await;

@@ -74,9 +74,37 @@ impl CheckpointStore {
         Ok(CheckpointStore { path, connection: Mutex::new(connection) })
     }
 
+    /// Opens an existing store for reading only (`run --dry-run`): nothing is created or
+    /// written. `None` when `state_dir` holds no store yet.
+    pub fn open_read_only(state_dir: &Path) -> Result<Option<Self>, CheckpointError> {
+        let path = state_dir.join(STORE_FILE);
+        match std::fs::metadata(&path) {
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(CheckpointError::StateDir { path, source }),
+        }
+        let sqlite = |source| CheckpointError::Sqlite { path: path.clone(), source };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let connection = Connection::open_with_flags(&path, flags).map_err(sqlite)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
+        Ok(Some(CheckpointStore { path, connection: Mutex::new(connection) }))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs a write, counted in `trailhound_checkpoint_writes_total`.
+    fn write<T>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, CheckpointError> {
+        let result = self.with(work);
+        if result.is_ok() {
+            crate::telemetry::metrics::checkpoint_written();
+        }
+        result
     }
 
     fn with<T>(
@@ -101,7 +129,7 @@ impl CheckpointStore {
 
     /// Moves a partition's watermark to `to`, never backwards.
     pub fn advance_watermark(&self, source: &str, partition: &str, to: i64) -> Result<(), CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             db.execute(
                 "INSERT INTO watermarks (source, partition, watermark) VALUES (?1, ?2, ?3)
                  ON CONFLICT (source, partition) DO UPDATE SET watermark = MAX(watermark, excluded.watermark)",
@@ -152,7 +180,7 @@ impl CheckpointStore {
 
     /// Remembers objects, all in one transaction.
     pub fn record(&self, source: &str, objects: &[ProcessedObject], now: i64) -> Result<(), CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             let transaction = db.transaction()?;
             {
                 let mut insert = transaction.prepare_cached(
@@ -177,14 +205,14 @@ impl CheckpointStore {
 
     /// Forgets processed objects whose key time is older than `before`; returns how many.
     pub fn expire(&self, source: &str, before: i64) -> Result<usize, CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             db.execute("DELETE FROM processed WHERE source = ?1 AND key_time < ?2", params![source, before])
         })
     }
 
     /// Notes that a poll started.
     pub fn poll_started(&self, source: &str, now: i64) -> Result<(), CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             db.execute(
                 "INSERT INTO polls (source, started, finished) VALUES (?1, ?2, NULL)
                  ON CONFLICT (source) DO UPDATE SET started = excluded.started, finished = NULL",
@@ -196,7 +224,7 @@ impl CheckpointStore {
 
     /// Notes that a poll finished, with the error that ended it, if any.
     pub fn poll_finished(&self, source: &str, now: i64, error: Option<&str>) -> Result<(), CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             db.execute(
                 "UPDATE polls SET finished = ?2,
                      error = COALESCE(?3, error), error_at = CASE WHEN ?3 IS NULL THEN error_at ELSE ?2 END
@@ -218,7 +246,7 @@ impl CheckpointStore {
 
     /// Notes a completed sweep.
     pub fn sweep_done(&self, source: &str, at: i64) -> Result<(), CheckpointError> {
-        self.with(|db| {
+        self.write(|db| {
             db.execute("UPDATE polls SET last_sweep = ?2 WHERE source = ?1", params![source, at]).map(|_| ())
         })
     }

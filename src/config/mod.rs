@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use document::Problem;
+pub use validate::check_listen_address;
 
 use crate::decode::LogType;
 
@@ -29,11 +30,29 @@ pub struct Config {
     pub sources: Vec<SourceConfig>,
     /// The sinks; a stdout sink when none is configured.
     pub sinks: Vec<SinkConfig>,
+    /// The `[telemetry]` table: the metrics and health endpoint.
+    pub telemetry: TelemetryConfig,
     /// Things that work but deserve attention (secrets stored in plain text).
     pub warnings: Vec<Problem>,
     /// Values read differently from how they are written (the seed's `CHANGE_THIS` left in an
     /// optional key is taken as not set).
     pub notes: Vec<Problem>,
+}
+
+/// The metrics and health endpoint (`[telemetry]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelemetryConfig {
+    /// `listen`: where `/metrics`, `/health` and `/ready` are served (`host:port`; port 0 picks
+    /// one); `None` serves nothing.
+    pub listen: Option<String>,
+    /// `unready_after_seconds` (1–86400, 300): how long a sink may fail before `/ready` says 503.
+    pub unready_after_seconds: u32,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig { listen: None, unready_after_seconds: 300 }
+    }
 }
 
 /// One source.

@@ -23,6 +23,8 @@ pub(crate) struct TomlDocument {
     pub(crate) state_dir: Option<Entry>,
     pub(crate) sources: Vec<Section>,
     pub(crate) sinks: Vec<Section>,
+    /// The `[telemetry]` table.
+    pub(crate) telemetry: Option<Section>,
 }
 
 /// Parses a TOML configuration; syntax errors and misplaced keys become problems.
@@ -41,6 +43,21 @@ pub(crate) fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Tom
         let key_line = line_of(text, key.span().start);
         match key.get_ref().as_ref() {
             "state_dir" => document.state_dir = Some(entry(text, key, value)),
+            "telemetry" => match value.get_ref() {
+                DeValue::Table(table) => {
+                    document.telemetry = Some(Section {
+                        file: file.to_path_buf(),
+                        line: Some(key_line),
+                        dialect: Dialect::Toml,
+                        entries: table.iter().map(|(k, v)| entry(text, k, v)).collect(),
+                    })
+                }
+                _ => problems.push(Problem::in_file(
+                    file,
+                    Some(key_line),
+                    "`telemetry` must be a [telemetry] table",
+                )),
+            },
             "source" | "sink" => {
                 let Some(tables) = tables_of(value.get_ref()) else {
                     problems.push(Problem::in_file(
@@ -67,7 +84,7 @@ pub(crate) fn parse(file: &Path, text: &str, problems: &mut Vec<Problem>) -> Tom
                 line: Some(key_line),
                 key: Some(other.to_string()),
                 value: None,
-                message: "unknown top-level key (known: state_dir, [[source]], [[sink]])".into(),
+                message: "unknown top-level key (known: state_dir, [telemetry], [[source]], [[sink]])".into(),
             }),
         }
     }
@@ -140,7 +157,7 @@ mod tests {
         assert_eq!(
             shown,
             vec![
-                "t.toml:1: colour: unknown top-level key (known: state_dir, [[source]], [[sink]])",
+                "t.toml:1: colour: unknown top-level key (known: state_dir, [telemetry], [[source]], [[sink]])",
                 "t.toml:2: `source` must be written as [[source]] tables",
             ]
         );

@@ -14,7 +14,7 @@ use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, HttpCompression,
     HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SourceConfig, SourceKind, SyslogFraming,
-    SyslogRfc, SyslogSinkConfig, SyslogTransport, TlsSettings,
+    SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
 };
 use crate::decode::LogType;
 use crate::decode::layout::{self, Node};
@@ -100,6 +100,8 @@ const BATCH_MAX_BYTES: Key = key("batch_max_bytes", "BatchMaxBytes");
 const BATCH_TIMEOUT_MS: Key = key("batch_timeout_ms", "BatchTimeoutMs");
 const COMPRESSION: Key = key("compression", "Compression");
 const REQUEST_TIMEOUT_SECONDS: Key = key("request_timeout_seconds", "RequestTimeoutSeconds");
+const LISTEN: Key = key("listen", "Listen");
+const UNREADY_AFTER_SECONDS: Key = key("unready_after_seconds", "UnreadyAfterSeconds");
 
 /// Keys whose values are never echoed in a problem.
 const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password", "token", "password"];
@@ -530,6 +532,9 @@ pub(super) fn config_from_toml(
             }),
         }
     }
+    if let Some(section) = &document.telemetry {
+        config.telemetry = telemetry(section, keys, problems);
+    }
     for (index, section) in document.sources.iter().enumerate() {
         if let Some(source) = source_from_toml(section, index + 1, &base, keys, problems) {
             config.sources.push(source);
@@ -548,6 +553,27 @@ pub(super) fn config_from_toml(
         config.sinks.push(SinkConfig::Stdout);
     }
     config
+}
+
+/// The `[telemetry]` table.
+fn telemetry(section: &Section, keys: &KeyRing, problems: &mut Vec<Problem>) -> TelemetryConfig {
+    let mut fields = Fields::new(section, keys, problems);
+    let listen = fields.text(LISTEN);
+    if let Some(listen) = &listen
+        && let Err(message) = check_listen_address(listen)
+    {
+        fields.complain(LISTEN, message);
+    }
+    let unready_after_seconds = fields.small_number(UNREADY_AFTER_SECONDS, 1..=86_400, 300);
+    fields.finish();
+    TelemetryConfig { listen, unready_after_seconds }
+}
+
+/// `host:port` (IPv6 in brackets) that a listener can bind; the host must be an address.
+pub fn check_listen_address(address: &str) -> Result<(), String> {
+    address.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|_| {
+        "allowed ADDRESS:PORT, like 127.0.0.1:9717 or [::1]:9717 (port 0 picks a free port)".to_string()
+    })
 }
 
 pub(super) fn check_unique_names(sources: &[SourceConfig], problems: &mut Vec<Problem>) {

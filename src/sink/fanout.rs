@@ -34,7 +34,7 @@ use super::{Sink, SinkError};
 use crate::ack::Receipt;
 use crate::normalize::EventBatch;
 use crate::source::Batch;
-use crate::telemetry::Stats;
+use crate::telemetry::{SinkMetrics, Stats, Telemetry};
 
 /// One batch on its way to every sink.
 pub struct Shipment {
@@ -88,8 +88,16 @@ impl Batching {
 /// The sources' side of the fan-out: a batch sent here goes into every sink's lane.
 #[derive(Clone)]
 pub struct Lanes {
-    lanes: Vec<SyncSender<Arc<Shipment>>>,
+    lanes: Vec<Lane>,
     stats: Arc<Stats>,
+}
+
+/// One sink's queue, and how many events wait in it.
+#[derive(Clone)]
+struct Lane {
+    sender: SyncSender<Arc<Shipment>>,
+    queued: Arc<AtomicUsize>,
+    metrics: SinkMetrics,
 }
 
 /// A sink has ended (it failed for good): the batch was not taken.
@@ -100,10 +108,13 @@ impl Lanes {
     /// Puts `batch` into every sink's lane, waiting while a lane is full.
     pub fn send(&self, batch: Batch) -> Result<(), LanesClosed> {
         let shipment = Shipment::new(batch, self.lanes.len(), Arc::clone(&self.stats));
+        let events = shipment.events.len();
         for lane in &self.lanes {
-            let taken = match lane.try_send(Arc::clone(&shipment)) {
+            let queued = lane.queued.fetch_add(events, Ordering::Relaxed) + events;
+            lane.metrics.queued(queued);
+            let taken = match lane.sender.try_send(Arc::clone(&shipment)) {
                 Ok(()) => true,
-                Err(TrySendError::Full(shipment)) => lane.send(shipment).is_ok(),
+                Err(TrySendError::Full(shipment)) => lane.sender.send(shipment).is_ok(),
                 Err(TrySendError::Disconnected(_)) => false,
             };
             if !taken {
@@ -141,17 +152,20 @@ pub fn start(
     sinks: Vec<Sink>,
     lane_capacity: usize,
     stats: &Arc<Stats>,
+    telemetry: &Telemetry,
     stop_sources: CancellationToken,
 ) -> (Lanes, Workers) {
     let mut lanes = Vec::with_capacity(sinks.len());
     let mut workers = Vec::with_capacity(sinks.len());
     for (n, sink) in sinks.into_iter().enumerate() {
-        let (lane, queue) = sync_channel::<Arc<Shipment>>(lane_capacity.max(1));
+        let (sender, queue) = sync_channel::<Arc<Shipment>>(lane_capacity.max(1));
+        let lane = Lane { sender, queued: Arc::default(), metrics: telemetry.sink(&sink.describe()) };
         let stop_sources = stop_sources.clone();
+        let (queued, metrics) = (Arc::clone(&lane.queued), lane.metrics.clone());
         let worker = std::thread::Builder::new()
             .name(format!("sink-{n}"))
             .spawn(move || {
-                let result = work(sink, queue);
+                let result = work(sink, queue, &queued, &metrics);
                 if result.is_err() {
                     stop_sources.cancel();
                 }
@@ -165,7 +179,12 @@ pub fn start(
 }
 
 /// One sink's loop: take shipments, write them as its batching says, settle them.
-fn work(mut sink: Sink, queue: Receiver<Arc<Shipment>>) -> Result<(), SinkError> {
+fn work(
+    mut sink: Sink,
+    queue: Receiver<Arc<Shipment>>,
+    queued: &AtomicUsize,
+    metrics: &SinkMetrics,
+) -> Result<(), SinkError> {
     let batching = sink.batching();
     let mut held: Vec<Arc<Shipment>> = Vec::new();
     let mut held_events = 0;
@@ -193,8 +212,15 @@ fn work(mut sink: Sink, queue: Receiver<Arc<Shipment>>) -> Result<(), SinkError>
             match sink.write(&held) {
                 Ok(()) => {}
                 Err(error) if error.is_closed_pipe() => return Ok(()),
-                Err(error) => return Err(error),
+                Err(error) => {
+                    metrics.result(crate::source::now(), Some(&error.to_string()));
+                    return Err(error);
+                }
             }
+            metrics.sent(held_events as u64);
+            metrics.result(crate::source::now(), None);
+            let left = queued.fetch_sub(held_events, Ordering::Relaxed).saturating_sub(held_events);
+            metrics.queued(left);
             for shipment in held.drain(..) {
                 shipment.accepted();
             }

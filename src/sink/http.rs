@@ -32,6 +32,7 @@ use super::{SinkContext, SinkError};
 use crate::config::{HttpCompression, HttpMode, HttpSinkConfig};
 use crate::decode::LogType;
 use crate::normalize::Event;
+use crate::telemetry::SinkMetrics;
 
 /// The longest wait between two tries of a request.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -48,6 +49,7 @@ pub struct HttpSink {
     client: Option<Client>,
     encoder: Encoder,
     rejected: RejectedEvents,
+    metrics: SinkMetrics,
 }
 
 /// Why a request did not go through.
@@ -78,7 +80,9 @@ impl HttpSink {
             _ => config.url.clone(),
         };
         let describe = format!("http {endpoint}");
-        let rejected = RejectedEvents::new(&context.state_dir, &describe, Arc::clone(&context.stats));
+        let metrics = context.telemetry.sink(&describe);
+        let rejected =
+            RejectedEvents::new(&context.state_dir, &describe, Arc::clone(&context.stats), metrics.clone());
         Ok(HttpSink {
             config: config.clone(),
             endpoint,
@@ -86,6 +90,7 @@ impl HttpSink {
             client: None,
             encoder: Encoder::new(config),
             rejected,
+            metrics,
         })
     }
 
@@ -127,6 +132,8 @@ impl HttpSink {
                 Ok(()) => return Ok(()),
                 Err(Failure::Transient(reason)) => {
                     tracing::warn!("{}: {reason}; retrying in {delay:?}", self.describe());
+                    self.metrics.retried(pending.len() as u64);
+                    self.metrics.result(crate::source::now(), Some(&reason));
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(MAX_BACKOFF);
                 }
@@ -153,6 +160,7 @@ impl HttpSink {
                         self.keep_rejected(&pending[*index..=*index], reason)?;
                     }
                     if !retry.is_empty() {
+                        self.metrics.retried(retry.len() as u64);
                         tracing::warn!(
                             "{}: {} of {} events refused as busy; retrying them in {delay:?}",
                             self.describe(),
@@ -165,6 +173,7 @@ impl HttpSink {
                     pending = retry.iter().map(|&index| pending[index]).collect();
                 }
                 Err(Failure::Fatal(reason)) => {
+                    self.metrics.result(crate::source::now(), Some(&reason));
                     return Err(SinkError::Refused { sink: self.describe(), reason });
                 }
             }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::config::SinkConfig;
 use crate::normalize::{Event, EventBatch};
-use crate::telemetry::Stats;
+use crate::telemetry::{Stats, Telemetry};
 
 pub use fanout::{Batching, Shipment};
 pub use file::FileSink;
@@ -65,12 +65,14 @@ impl SinkError {
 }
 
 /// What sinks need from the run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SinkContext {
     /// Where the dead-letter files of rejected events go.
     pub state_dir: PathBuf,
     /// The run's counters.
     pub stats: Arc<Stats>,
+    /// Where each sink reports its metrics and readiness.
+    pub telemetry: Arc<Telemetry>,
 }
 
 /// One configured sink.
@@ -80,7 +82,7 @@ pub enum Sink {
     /// An appended, optionally rotated, file.
     File(FileSink),
     /// A syslog receiver.
-    Syslog(SyslogSink),
+    Syslog(Box<SyslogSink>),
     /// An HTTP receiver.
     Http(Box<HttpSink>),
 }
@@ -91,8 +93,8 @@ impl Sink {
         match config {
             SinkConfig::Stdout => Ok(Sink::Stdout(StdoutSink::new())),
             SinkConfig::File(file) => FileSink::open(file).map(Sink::File),
-            SinkConfig::Syslog(syslog) => SyslogSink::new(syslog)
-                .map(Sink::Syslog)
+            SinkConfig::Syslog(syslog) => SyslogSink::new(syslog, &context.telemetry)
+                .map(|sink| Sink::Syslog(Box::new(sink)))
                 .map_err(|source| SinkError::Tls { sink: format!("syslog {}", syslog.address), source }),
             SinkConfig::Http(http) => HttpSink::new(http, context)
                 .map(|sink| Sink::Http(Box::new(sink)))

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::normalize::Event;
-use crate::telemetry::Stats;
+use crate::telemetry::{SinkMetrics, Stats};
 
 /// The dead-letter file of one sink, opened on first use.
 pub(super) struct RejectedEvents {
@@ -19,15 +19,16 @@ pub(super) struct RejectedEvents {
     path: PathBuf,
     file: Option<BufWriter<File>>,
     stats: Arc<Stats>,
+    metrics: SinkMetrics,
 }
 
 impl RejectedEvents {
     /// The dead-letter file of the sink described as `sink`, under `state_dir`.
-    pub(super) fn new(state_dir: &Path, sink: &str, stats: Arc<Stats>) -> Self {
+    pub(super) fn new(state_dir: &Path, sink: &str, stats: Arc<Stats>, metrics: SinkMetrics) -> Self {
         let file_name: String =
             sink.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' }).collect();
         let path = state_dir.join("rejected").join(format!("{file_name}.ndjson"));
-        RejectedEvents { sink: sink.to_string(), path, file: None, stats }
+        RejectedEvents { sink: sink.to_string(), path, file: None, stats, metrics }
     }
 
     /// Keeps `events`, refused for `reason`.
@@ -58,6 +59,7 @@ impl RejectedEvents {
         }
         out.flush()?;
         Stats::add(&self.stats.events_rejected, count);
+        self.metrics.rejected(count);
         tracing::warn!("{}: {count} event(s) rejected: {reason}; kept in {}", self.sink, self.path.display());
         Ok(())
     }

@@ -16,6 +16,17 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use super::tls::{self, TlsError};
 use crate::config::{SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport};
 use crate::normalize::Event;
+use crate::telemetry::{SinkMetrics, Telemetry};
+
+/// `syslog SCHEME://HOST:PORT`: the sink's name in messages and metrics.
+fn describe(config: &SyslogSinkConfig) -> String {
+    let scheme = match config.transport {
+        SyslogTransport::Udp => "udp",
+        SyslogTransport::Tcp => "tcp",
+        SyslogTransport::Tls => "tls",
+    };
+    format!("syslog {scheme}://{}", config.address)
+}
 
 /// The largest UDP payload (65 535 − 8 byte UDP header − 20 byte IPv4 header).
 const MAX_UDP_PAYLOAD: usize = 65_507;
@@ -30,6 +41,7 @@ pub struct SyslogSink {
     process_id: u32,
     tls: Option<Arc<ClientConfig>>,
     connection: Option<Connection>,
+    metrics: SinkMetrics,
 }
 
 enum Connection {
@@ -40,7 +52,7 @@ enum Connection {
 
 impl SyslogSink {
     /// A sink for `config`; the connection opens on the first batch.
-    pub fn new(config: &SyslogSinkConfig) -> Result<Self, TlsError> {
+    pub fn new(config: &SyslogSinkConfig, telemetry: &Telemetry) -> Result<Self, TlsError> {
         let hostname = config.hostname.clone().unwrap_or_else(system_hostname);
         let tls = match config.transport {
             SyslogTransport::Tls => Some(tls::client_config(&config.tls)?),
@@ -52,17 +64,13 @@ impl SyslogSink {
             process_id: std::process::id(),
             tls,
             connection: None,
+            metrics: telemetry.sink(&describe(config)),
         })
     }
 
     /// `host:port` and transport, for messages.
     pub fn describe(&self) -> String {
-        let scheme = match self.config.transport {
-            SyslogTransport::Udp => "udp",
-            SyslogTransport::Tcp => "tcp",
-            SyslogTransport::Tls => "tls",
-        };
-        format!("syslog {scheme}://{}", self.config.address)
+        describe(&self.config)
     }
 
     /// Sends a batch; on a TCP or TLS failure reconnects with back-off and sends the whole batch
@@ -74,6 +82,8 @@ impl SyslogSink {
                 Ok(()) => return Ok(()),
                 Err(error) if self.config.transport != SyslogTransport::Udp => {
                     tracing::warn!("{}: {error}; retrying in {delay:?}", self.describe());
+                    self.metrics.retried(events.len() as u64);
+                    self.metrics.result(crate::source::now(), Some(&error.to_string()));
                     self.connection = None;
                     std::thread::sleep(delay);
                     delay = (delay * 2).min(Duration::from_secs(30));
@@ -256,7 +266,8 @@ mod tests {
             hostname: Some("collector-1".into()),
             tls: Default::default(),
         };
-        SyslogSink { process_id: 42, ..SyslogSink::new(&config).unwrap() }
+        let telemetry = crate::telemetry::Telemetry::new(false, 300).unwrap();
+        SyslogSink { process_id: 42, ..SyslogSink::new(&config, &telemetry).unwrap() }
     }
 
     fn event() -> Event<'static> {

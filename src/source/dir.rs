@@ -19,7 +19,7 @@ use super::{Batch, SourceContext};
 use crate::config::DirSource;
 use crate::decode::{self, KeyKind, LogType};
 use crate::normalize::ObjectContext;
-use crate::telemetry::Stats;
+use crate::telemetry::{ObjectEnd, Stats};
 
 /// A problem that prevents the source from running at all.
 #[derive(Debug, thiserror::Error)]
@@ -99,9 +99,11 @@ fn read_file(job: &FileJob, context: &SourceContext, name: &str) -> Outcome {
         Err(error) => {
             tracing::warn!("{}: cannot open: {error}", job.path.display());
             Stats::add(&context.stats.objects_failed, 1);
+            context.metrics.object(ObjectEnd::Failed);
             return Outcome::Failed(error.to_string());
         }
     };
+    let size = file.metadata().map_or(0, |metadata| metadata.len());
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let object_context = ObjectContext::new(name, None, &job.key, now);
     let mut emit = |events| {
@@ -110,7 +112,10 @@ fn read_file(job: &FileJob, context: &SourceContext, name: &str) -> Outcome {
         }
         context.out.send(Batch { events, receipt: None }).map_err(|_| Stopped)
     };
-    object::ingest(file, &object_context, job.log_type, &context.stats, &mut emit).outcome
+    let report = object::ingest(file, &object_context, job.log_type, &context.stats, &mut emit);
+    context.metrics.input_bytes(size);
+    report.count(&context.metrics);
+    report.outcome
 }
 
 /// Lists the files to read, in a stable order: named files first as given, then each tree

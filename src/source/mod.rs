@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ack::Receipt;
 use crate::normalize::EventBatch;
 use crate::sink::fanout::Lanes;
-use crate::telemetry::Stats;
+use crate::telemetry::{SourceMetrics, Stats};
 
 /// Events travelling together from a source to the sinks.
 #[derive(Debug)]
@@ -59,4 +59,6 @@ pub struct SourceContext {
     pub shutdown: CancellationToken,
     /// Shared counters.
     pub stats: Arc<Stats>,
+    /// This source's metrics and readiness.
+    pub metrics: SourceMetrics,
 }

@@ -15,7 +15,7 @@ use crate::decode::{self, LogType};
 use crate::normalize::cloudtrail::normalize_fields;
 use crate::normalize::vpc_flow::FlowNormalizer;
 use crate::normalize::{EventBatch, ObjectContext};
-use crate::telemetry::Stats;
+use crate::telemetry::{ObjectEnd, SourceMetrics, Stats};
 
 /// Events per batch handed to the pipeline (at most). Every batch costs a hand-over to each
 /// sink's thread, a wake-up that interrupts whatever that core was doing: small flow-log events
@@ -74,6 +74,23 @@ pub struct ObjectReport {
     pub events: u64,
     /// Records or lines reported and skipped.
     pub bad_items: u64,
+}
+
+impl ObjectReport {
+    /// Reports the object into its source's metrics: its events by log type, its bad items, and
+    /// how it ended (a stopped object is counted by whoever collects it again).
+    pub fn count(&self, metrics: &SourceMetrics) {
+        if let Some(log_type) = self.log_type {
+            metrics.events(log_type, self.events, self.bad_items);
+        }
+        let end = match self.outcome {
+            Outcome::Complete => ObjectEnd::Delivered,
+            Outcome::Skipped(_) => ObjectEnd::Skipped,
+            Outcome::Failed(_) => ObjectEnd::Quarantined,
+            Outcome::Stopped => return,
+        };
+        metrics.object(end);
+    }
 }
 
 /// Reads one object and emits its events in batches.

@@ -681,3 +681,29 @@ fn key_pairs_without_the_shape_of_aws_keys_look_like_lrcrypt_values() {
         "AccessKeyId = ASIAIOSFODNN7EXAMPLE\nSecretAccessKey = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n";
     assert!(ini("awsS3CloudTrail.ini", &format!("{S3_BASE}{temporary}")).is_ok());
 }
+
+#[test]
+fn the_telemetry_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "[[source]]\ntype = \"dir\"\npath = \"x\"\n";
+    let config = load_toml(&write(dir.path(), "a.toml", base), &dir.path().join("no.key")).unwrap();
+    assert_eq!((config.telemetry.listen.as_deref(), config.telemetry.unready_after_seconds), (None, 300));
+    let text = format!("[telemetry]\nlisten = \"[::1]:9717\"\nunready_after_seconds = 60\n{base}");
+    let config = load_toml(&write(dir.path(), "b.toml", &text), &dir.path().join("no.key")).unwrap();
+    assert_eq!(
+        (config.telemetry.listen.as_deref(), config.telemetry.unready_after_seconds),
+        (Some("[::1]:9717"), 60)
+    );
+    let text = format!("[telemetry]\nlisten = \"localhost\"\nunready_after_seconds = 0\nport = 1\n{base}");
+    let errors = load_toml(&write(dir.path(), "c.toml", &text), &dir.path().join("no.key")).unwrap_err();
+    let shown: Vec<String> =
+        errors.0.iter().map(|p| p.to_string().split_once(": ").unwrap().1.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "listen = \"localhost\": allowed ADDRESS:PORT, like 127.0.0.1:9717 or [::1]:9717 (port 0 picks a free port)",
+            "unready_after_seconds = 0: out of range: allowed 1–86400 (default 300)",
+            "port: unknown key",
+        ]
+    );
+}

@@ -22,6 +22,7 @@ use aws_sdk_cloudtrail::Client;
 use aws_sdk_cloudtrail::config::retry::RetryConfig;
 use aws_sdk_cloudtrail::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudtrail::primitives::DateTime;
+use tokio_util::sync::CancellationToken;
 
 use self::rate::RateLimiter;
 use super::object::{BATCH_BYTES, BATCH_SIZE};
@@ -31,7 +32,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, Process
 use crate::config::{CloudTrailApiSource, Credentials};
 use crate::normalize::cloudtrail::normalize_record;
 use crate::normalize::{EventBatch, ObjectContext};
-use crate::telemetry::Stats;
+use crate::telemetry::{SourceMetrics, Stats};
 
 /// Why the source cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -67,19 +68,13 @@ pub async fn run(
     store: Arc<CheckpointStore>,
     mode: RunMode,
 ) -> Result<(), ApiSourceError> {
-    let sdk = crate::aws::sdk_config(&config.aws).await?;
     let config = Arc::new(config);
     let mut regions = tokio::task::JoinSet::new();
-    for region in config.regions.clone() {
-        let client_config = aws_sdk_cloudtrail::config::Builder::from(&sdk)
-            .region(aws_sdk_cloudtrail::config::Region::new(region.clone()))
-            .retry_config(RetryConfig::disabled())
-            .build();
+    for pager in pagers(&config, Some(context.metrics.clone())).await? {
         let poller = RegionPoller {
-            limiter: rate::shared(&budget_key(&config, &region), config.max_requests_per_second),
-            client: Client::from_conf(client_config),
             name: name.clone(),
-            region,
+            region: pager.region.clone(),
+            pager,
             config: Arc::clone(&config),
             context: context.clone(),
             store: Arc::clone(&store),
@@ -96,6 +91,96 @@ pub async fn run(
     result
 }
 
+/// One reader of LookupEvents windows per region of the source.
+async fn pagers(
+    config: &Arc<CloudTrailApiSource>,
+    metrics: Option<SourceMetrics>,
+) -> Result<Vec<Pager>, ApiSourceError> {
+    let sdk = crate::aws::sdk_config(&config.aws).await?;
+    Ok(config
+        .regions
+        .iter()
+        .map(|region| {
+            let client_config = aws_sdk_cloudtrail::config::Builder::from(&sdk)
+                .region(aws_sdk_cloudtrail::config::Region::new(region.clone()))
+                .retry_config(RetryConfig::disabled())
+                .build();
+            Pager {
+                limiter: rate::shared(&budget_key(config, region), config.max_requests_per_second),
+                client: Client::from_conf(client_config),
+                region: region.clone(),
+                config: Arc::clone(config),
+                metrics: metrics.clone(),
+            }
+        })
+        .collect())
+}
+
+/// What the next poll of one region would read (`run --dry-run`).
+#[derive(Debug, serde::Serialize)]
+pub struct WindowPreview {
+    /// The region.
+    pub region: String,
+    /// The window `[start, end]`, RFC 3339.
+    pub start: String,
+    /// See `start`.
+    pub end: String,
+    /// Events in the window not yet emitted: what the poll would deliver.
+    pub new_events: usize,
+    /// Events in the window already emitted (skipped by the poll).
+    pub already_emitted: usize,
+    /// The oldest and newest new events' times, RFC 3339.
+    pub first_event_time: Option<String>,
+    /// See `first_event_time`.
+    pub last_event_time: Option<String>,
+}
+
+/// Reads the window each region's next poll would read, from the checkpoints in `store` (a
+/// read-only store, or none yet), and counts what it would emit. Nothing is emitted or recorded.
+pub async fn preview(
+    name: &str,
+    config: &CloudTrailApiSource,
+    store: Option<&CheckpointStore>,
+) -> Result<Vec<WindowPreview>, ApiSourceError> {
+    let config = Arc::new(config.clone());
+    let mut previews = Vec::new();
+    for pager in pagers(&config, None).await? {
+        let started = now();
+        let (watermark, emitted) = match store {
+            Some(store) => (
+                store.watermark(name, &pager.region)?,
+                store.processed_under(name, &format!("{}/", pager.region))?,
+            ),
+            None => (None, HashSet::new()),
+        };
+        let watermark = watermark.unwrap_or_else(|| window::first_watermark(&config, started));
+        let (start, end) = window::window(&config, watermark, started);
+        let found = pager
+            .read_window(start, end, None)
+            .await
+            .map_err(|problem| ApiSourceError::Incomplete { region: pager.region.clone(), problem })?;
+        let mut seen = HashSet::new();
+        let (mut new, mut old) = (Vec::new(), 0);
+        for event in &found {
+            if emitted.contains(&(format!("{}/{}", pager.region, event.id), String::new())) {
+                old += 1;
+            } else if seen.insert(event.id.clone()) {
+                new.push(event.time);
+            }
+        }
+        previews.push(WindowPreview {
+            region: pager.region.clone(),
+            start: crate::normalize::format_unix(start),
+            end: crate::normalize::format_unix(end),
+            new_events: new.len(),
+            already_emitted: old,
+            first_event_time: new.iter().min().map(|t| crate::normalize::format_unix(*t)),
+            last_event_time: new.iter().max().map(|t| crate::normalize::format_unix(*t)),
+        });
+    }
+    Ok(previews)
+}
+
 /// Sources with the same credentials, endpoint and region share one request budget.
 fn budget_key(config: &CloudTrailApiSource, region: &str) -> String {
     let identity = match (&config.aws.role_arn, &config.aws.credentials) {
@@ -107,9 +192,17 @@ fn budget_key(config: &CloudTrailApiSource, region: &str) -> String {
     format!("{identity}|{}|{region}", config.aws.endpoint.as_deref().unwrap_or("aws"))
 }
 
-struct RegionPoller {
+/// Reads LookupEvents windows of one region, page by page, under the shared rate.
+struct Pager {
     client: Client,
     limiter: Arc<RateLimiter>,
+    region: String,
+    config: Arc<CloudTrailApiSource>,
+    metrics: Option<SourceMetrics>,
+}
+
+struct RegionPoller {
+    pager: Pager,
     name: String,
     region: String,
     config: Arc<CloudTrailApiSource>,
@@ -162,7 +255,12 @@ impl RegionPoller {
         .await?;
         let watermark = watermark.unwrap_or_else(|| window::first_watermark(&self.config, started));
         let (start, end) = window::window(&self.config, watermark, started);
-        let problem = match self.read_window(start, end).await {
+        let metrics = &self.context.metrics;
+        metrics.poll_started(started);
+        // The window start stays pending, and the lag grows, until the window is delivered.
+        metrics.forget_pending();
+        metrics.pending(start);
+        let problem = match self.pager.read_window(start, end, Some(&self.context.shutdown)).await {
             Err(problem) => Some(problem),
             Ok(found) => self.deliver(found, &emitted, end).await?,
         };
@@ -177,60 +275,11 @@ impl RegionPoller {
             store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
+        if problem.is_none() {
+            metrics.settled(start, None);
+        }
+        metrics.poll_finished(now(), problem.as_deref());
         Ok(problem)
-    }
-
-    /// Every event of the window, all pages, with the window fixed while paging.
-    async fn read_window(&self, start: i64, end: i64) -> Result<Vec<Found>, String> {
-        let mut found = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self.page(start, end, token.clone()).await?;
-            for event in page.events() {
-                let (Some(id), Some(record)) = (event.event_id(), event.cloud_trail_event()) else {
-                    continue;
-                };
-                let time = event.event_time().map_or(end, DateTime::secs);
-                found.push(Found { id: id.to_string(), time, record: record.to_string() });
-            }
-            match page.next_token() {
-                Some(next) => token = Some(next.to_string()),
-                None => return Ok(found),
-            }
-            if self.context.shutdown.is_cancelled() {
-                return Err("stopped while paging; the window is read again at the next start".into());
-            }
-        }
-    }
-
-    /// One page, retried on throttling and server errors with exponential back-off and jitter.
-    async fn page(
-        &self,
-        start: i64,
-        end: i64,
-        token: Option<String>,
-    ) -> Result<aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput, String> {
-        let mut attempt = 0;
-        loop {
-            self.limiter.acquire().await;
-            let request = self
-                .client
-                .lookup_events()
-                .start_time(DateTime::from_secs(start))
-                .end_time(DateTime::from_secs(end))
-                .max_results(i32::try_from(self.config.max_result_count).unwrap_or(50))
-                .set_next_token(token.clone());
-            let error = match request.send().await {
-                Ok(page) => return Ok(page),
-                Err(error) => error,
-            };
-            let retryable = is_retryable(&error);
-            if !retryable || attempt >= self.config.api_retry_count {
-                return Err(explain(&error, attempt));
-            }
-            attempt += 1;
-            tokio::time::sleep(back_off(attempt)).await;
-        }
     }
 
     /// Emits the new events oldest first as one unit; records them once delivered. Returns a
@@ -251,10 +300,12 @@ impl RegionPoller {
         let context = ObjectContext::for_api(&self.name, &self.region, now());
         let mut batch = EventBatch::default();
         let mut stopped = false;
+        let mut bad_items = 0;
         for (index, event) in found.iter().enumerate() {
             match normalize_record(&context, index as u64 + 1, event.record.as_bytes(), &mut batch) {
                 Ok(()) => {}
                 Err(error) => {
+                    bad_items += 1;
                     Stats::add(&self.context.stats.bad_items, 1);
                     tracing::warn!(source = %self.name, region = %self.region, "event {}: {error}", event.id);
                 }
@@ -293,7 +344,78 @@ impl RegionPoller {
             store.advance_watermark(&name, &region, end)
         })
         .await?;
+        let (metrics, delivered_at) = (&self.context.metrics, now());
+        metrics.events(crate::decode::LogType::CloudTrail, found.len() as u64 - bad_items, bad_items);
+        for event in &found {
+            metrics.delivered_event(event.time, delivered_at);
+        }
         Ok(None)
+    }
+}
+
+impl Pager {
+    /// Every event of the window, all pages, with the window fixed while paging.
+    /// Stops between pages once `stop` is cancelled.
+    async fn read_window(
+        &self,
+        start: i64,
+        end: i64,
+        stop: Option<&CancellationToken>,
+    ) -> Result<Vec<Found>, String> {
+        let mut found = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self.page(start, end, token.clone()).await?;
+            for event in page.events() {
+                let (Some(id), Some(record)) = (event.event_id(), event.cloud_trail_event()) else {
+                    continue;
+                };
+                let time = event.event_time().map_or(end, DateTime::secs);
+                found.push(Found { id: id.to_string(), time, record: record.to_string() });
+            }
+            match page.next_token() {
+                Some(next) => token = Some(next.to_string()),
+                None => return Ok(found),
+            }
+            if stop.is_some_and(CancellationToken::is_cancelled) {
+                return Err("stopped while paging; the window is read again at the next start".into());
+            }
+        }
+    }
+
+    /// One page, retried on throttling and server errors with exponential back-off and jitter.
+    async fn page(
+        &self,
+        start: i64,
+        end: i64,
+        token: Option<String>,
+    ) -> Result<aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput, String> {
+        let mut attempt = 0;
+        loop {
+            self.limiter.acquire().await;
+            let request = self
+                .client
+                .lookup_events()
+                .start_time(DateTime::from_secs(start))
+                .end_time(DateTime::from_secs(end))
+                .max_results(i32::try_from(self.config.max_result_count).unwrap_or(50))
+                .set_next_token(token.clone());
+            let sent = std::time::Instant::now();
+            let result = request.send().await;
+            if let Some(metrics) = &self.metrics {
+                metrics.aws_request("LookupEvents", result.is_ok(), sent.elapsed().as_secs_f64());
+            }
+            let error = match result {
+                Ok(page) => return Ok(page),
+                Err(error) => error,
+            };
+            let retryable = is_retryable(&error);
+            if !retryable || attempt >= self.config.api_retry_count {
+                return Err(explain(&error, attempt));
+            }
+            attempt += 1;
+            tokio::time::sleep(back_off(attempt)).await;
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Instant;
 use aws_sdk_s3::Client;
 
 use crate::aws::describe_error;
+use crate::telemetry::SourceMetrics;
 
 /// An S3 call failed.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,7 @@ pub struct Bucket {
     page_size: i32,
     log_requests: bool,
     requests: AtomicU64,
+    metrics: Option<SourceMetrics>,
 }
 
 impl Bucket {
@@ -56,7 +58,14 @@ impl Bucket {
             page_size: i32::try_from(page_size).unwrap_or(1000),
             log_requests,
             requests: AtomicU64::new(0),
+            metrics: None,
         }
+    }
+
+    /// Reports every request into `metrics` too.
+    pub fn with_metrics(mut self, metrics: SourceMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// The bucket name.
@@ -69,8 +78,12 @@ impl Bucket {
         self.requests.load(Ordering::Relaxed)
     }
 
-    fn note(&self, method: &str, path: &str, status: &str, started: Instant) {
+    fn note(&self, operation: &'static str, path: &str, status: &str, started: Instant) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        if let Some(metrics) = &self.metrics {
+            metrics.aws_request(operation, status == "200", started.elapsed().as_secs_f64());
+        }
+        let method = "GET";
         if self.log_requests {
             let millis = started.elapsed().as_millis();
             tracing::info!(target: "trailhound::s3_requests", "{method} /{}{path} {status} {millis} ms", self.bucket);
@@ -123,12 +136,12 @@ impl Bucket {
             };
             let page = match request.send().await {
                 Ok(page) => {
-                    self.note("GET", &path, "200", started);
+                    self.note("ListObjectsV2", &path, "200", started);
                     page
                 }
                 Err(error) => {
                     let message = describe_error(&error);
-                    self.note("GET", &path, &message, started);
+                    self.note("ListObjectsV2", &path, &message, started);
                     return Err(self.error("ListObjectsV2", prefix, message));
                 }
             };
@@ -149,12 +162,12 @@ impl Bucket {
             Ok(response) => response,
             Err(error) => {
                 let message = describe_error(&error);
-                self.note("GET", &path, &message, started);
+                self.note("GetObject", &path, &message, started);
                 return Err(self.error("GetObject", key, message));
             }
         };
         let body = response.body.collect().await;
-        self.note("GET", &path, if body.is_ok() { "200" } else { "body read failed" }, started);
+        self.note("GetObject", &path, if body.is_ok() { "200" } else { "body read failed" }, started);
         let body =
             body.map_err(|error| self.error("GetObject", key, format!("reading the body failed: {error}")))?;
         Ok(body.into_bytes().to_vec())

@@ -13,7 +13,7 @@ pub mod client;
 pub mod discover;
 pub mod filter;
 pub mod listing;
-pub mod probe;
+pub mod preview;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +31,7 @@ use crate::ack::{Acknowledgement, Delivery};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::S3Source;
 use crate::normalize::ObjectContext;
+use crate::telemetry::ObjectEnd;
 
 /// Objects downloaded and processed at the same time (always within `DataFolderFilesCount`).
 const CONCURRENT_OBJECTS: usize = 4;
@@ -78,7 +79,7 @@ pub async fn run(
     store: Arc<CheckpointStore>,
     mode: RunMode,
 ) -> Result<(), S3SourceError> {
-    let bucket = bucket(&config).await?;
+    let bucket = bucket(&config).await?.with_metrics(context.metrics.clone());
     let collector = Arc::new(Collector {
         filter: ObjectFilter::new(&config)?,
         logs_roots: Mutex::new(None),
@@ -133,6 +134,9 @@ impl Collector {
     async fn poll(self: Arc<Self>, started: i64, sweep: bool) -> Result<Option<String>, S3SourceError> {
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         blocking(move || store.poll_started(&name, started)).await?;
+        self.context.metrics.poll_started(started);
+        // What this poll lists is what is pending: objects a failed poll left are listed again.
+        self.context.metrics.forget_pending();
         self.listed.store(0, Ordering::Relaxed);
         self.left_out_by_name.store(0, Ordering::Relaxed);
         let problem = self.poll_partitions(started, sweep).await?;
@@ -152,6 +156,7 @@ impl Collector {
             store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
+        self.context.metrics.poll_finished(now(), problem.as_deref());
         Ok(problem)
     }
 
@@ -309,6 +314,9 @@ impl Collector {
 
     /// Collects objects a few at a time.
     async fn collect(self: &Arc<Self>, candidates: Vec<(Listed, i64)>) -> Result<Collected, PartitionError> {
+        for (_, key_time) in &candidates {
+            self.context.metrics.pending(*key_time);
+        }
         let mut collected = Collected::default();
         let mut failed_downloads = 0;
         let mut pending = candidates.into_iter();
@@ -355,9 +363,11 @@ impl Collector {
             Ok(body) => body,
             Err(error) => {
                 tracing::warn!(source = %self.name, "{error}");
+                self.context.metrics.object(ObjectEnd::Failed);
                 return (key_time, Ok(Collection::DownloadFailed(error)));
             }
         };
+        self.context.metrics.input_bytes(body.len() as u64);
         let acknowledgement = Acknowledgement::new();
         let collector = Arc::clone(&self);
         let key = object.key.clone();
@@ -382,8 +392,11 @@ impl Collector {
         });
         let report = ingest.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
         if report.outcome == Outcome::Stopped || acknowledgement.outcome().await == Delivery::Failed {
+            self.context.metrics.object(ObjectEnd::Failed);
             return (key_time, Ok(Collection::NotDelivered));
         }
+        report.count(&self.context.metrics);
+        let delivered_at = (report.outcome == Outcome::Complete).then(now);
         let (outcome, detail) = match report.outcome {
             Outcome::Complete => (ObjectOutcome::Delivered, None),
             Outcome::Skipped(reason) => (ObjectOutcome::Skipped, Some(format!("{reason:?}"))),
@@ -394,6 +407,7 @@ impl Collector {
         let record = ProcessedObject { key: object.key, etag: object.etag, key_time, outcome, detail };
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let saved = blocking(move || store.record(&name, &[record], now())).await;
+        self.context.metrics.settled(key_time, delivered_at);
         (key_time, saved.map(|()| Collection::Delivered).map_err(PartitionError::from))
     }
 }

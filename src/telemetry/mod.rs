@@ -1,7 +1,16 @@
-//! What the agent tells its operator: logs, counters, the progress bar and the summary line.
+//! What the agent tells its operator: logs, counters, the progress bar and the summary line;
+//! and, for an agent that runs as a service, Prometheus metrics, health and readiness
+//! (`metrics.rs`, `health.rs`, `server.rs`).
 //!
 //! Logs go to stderr (text or JSON lines). Long work shows a progress bar when stderr is a
 //! terminal, and never on a pipe; log lines are printed above the bar instead of through it.
+
+pub mod health;
+pub mod metrics;
+pub mod server;
+
+pub use metrics::{ObjectEnd, SinkMetrics, SourceMetrics};
+pub use server::Telemetry;
 
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
