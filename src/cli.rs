@@ -63,6 +63,17 @@ enum Command {
         /// http(s):// URL (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
+        /// Serve /metrics, /health and /ready on ADDRESS:PORT (port 0 picks one); overrides
+        /// `[telemetry] listen`.
+        #[arg(long, value_name = "ADDRESS")]
+        listen: Option<String>,
+        /// Show what the next poll of every source would collect, without downloading an
+        /// object, writing to a sink or changing a checkpoint.
+        #[arg(long, conflicts_with_all = ["sink", "listen", "sweep"])]
+        dry_run: bool,
+        /// With --dry-run: print JSON instead of text.
+        #[arg(long, requires = "dry_run")]
+        json: bool,
     },
     /// Validate a configuration: exit 0, or 1 with every problem listed.
     CheckConfig {
@@ -94,6 +105,9 @@ enum Command {
         /// (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
+        /// Serve /metrics, /health and /ready on ADDRESS:PORT while the replay runs.
+        #[arg(long, value_name = "ADDRESS")]
+        listen: Option<String>,
         /// Files or directories.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
@@ -154,8 +168,12 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             show_state(&config, &resolve_state_dir(state_dir, &config))?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { files, once, sweep, sink } => {
+        Command::Run { files, once, sweep, sink, listen, dry_run, json } => {
             let mut config = load(&files, &key_file)?;
+            if let Some(address) = &listen {
+                config::check_listen_address(address)
+                    .map_err(|message| anyhow::anyhow!("--listen {address:?}: {message}"))?;
+            }
             for warning in &config.warnings {
                 tracing::warn!("{warning}");
             }
@@ -166,10 +184,17 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 config.sinks = parse_sinks(&sink)?;
             }
             let state_dir = resolve_state_dir(state_dir, &config);
-            let options = RunOptions { progress: !quiet, once, sweep, state_dir };
+            if dry_run {
+                return crate::dry_run::run(&config, &state_dir, json);
+            }
+            let options = RunOptions { progress: !quiet, once, sweep, state_dir, listen };
             run_pipeline(config, options, quiet)
         }
-        Command::Replay { log_type, output, sink, paths } => {
+        Command::Replay { log_type, output, sink, listen, paths } => {
+            if let Some(address) = &listen {
+                config::check_listen_address(address)
+                    .map_err(|message| anyhow::anyhow!("--listen {address:?}: {message}"))?;
+            }
             let log_type = match log_type {
                 LogTypeArg::Auto => None,
                 LogTypeArg::CloudTrail => Some(LogType::CloudTrail),
@@ -189,7 +214,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 kind: SourceKind::Dir(dir),
             };
             let options =
-                RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new() };
+                RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new(), listen };
             let config = Config { sources: vec![source], sinks, ..Config::default() };
             run_pipeline(config, options, quiet)
         }
@@ -252,38 +277,22 @@ fn probe_sources(config: &Config) -> bool {
     for source in &config.sources {
         let SourceKind::S3(s3) = &source.kind else { continue };
         println!("probe of source {:?}: bucket {}, FilePath {:?}", source.name, s3.bucket, s3.file_path);
-        match runtime.block_on(crate::source::s3::probe::probe(s3)) {
+        match runtime.block_on(crate::source::s3::preview::preview(s3, None)) {
             Err(error) => {
                 println!("  cannot list the bucket: {error}");
                 all_listed = false;
             }
             Ok(found) => {
-                for reached in &found.reached {
-                    let place = match reached.loose {
-                        true => format!(
-                            "files in {:?} and its folders down to depth {}",
-                            reached.prefix, s3.depth_to_recurse
-                        ),
-                        false => reached.prefix.clone(),
-                    };
-                    println!(
-                        "  {place}: {} object(s), {}{}",
-                        reached.objects,
-                        telemetry::human_bytes(reached.bytes),
-                        match (&reached.first_key, &reached.last_key) {
-                            (Some(first), Some(last)) => format!(", {first} … {last}"),
-                            _ => String::new(),
-                        }
-                    );
-                }
+                crate::dry_run::print_reached(s3, &found, false);
+                use crate::source::s3::preview::{BY_FOLDER, BY_NAME, TOO_OLD};
                 println!(
                     "  reaches {} object(s), {}, in the {}-day look-back window; left out: {} by Inclusions/Exclusions, {} in ExclusionDirectories, {} older than the window",
                     found.objects(),
                     telemetry::human_bytes(found.bytes()),
                     s3.no_of_back_days_data,
-                    found.left_out_by_name,
-                    found.in_excluded_folders,
-                    found.too_old
+                    found.skipped(BY_NAME),
+                    found.skipped(BY_FOLDER),
+                    found.skipped(TOO_OLD)
                 );
                 if let Some(message) = &found.nothing_found {
                     println!("  warning: {message}");
