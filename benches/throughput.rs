@@ -84,19 +84,27 @@ fn main() {
         let parse = reference_parse(workload).unwrap();
         for threads in [cores, 1] {
             let (mut reference_run, mut in_process_run, mut trailhound_run) = (None, None, None);
+            let mut scraped_run = None;
             for _ in 0..repeats.max(1) {
                 keep_fastest(&mut reference_run, run_reference(workload, dir, threads));
                 keep_fastest(&mut in_process_run, run_in_process(&files, threads, parse));
                 keep_fastest(&mut trailhound_run, run_trailhound(dir, threads == 1));
+                keep_fastest(&mut scraped_run, run_trailhound_scraped(dir, threads == 1));
             }
-            let (reference_run, in_process_run, trailhound_run) =
-                (reference_run.unwrap(), in_process_run.unwrap(), trailhound_run.unwrap());
+            let (reference_run, in_process_run, trailhound_run, scraped_run) = (
+                reference_run.unwrap(),
+                in_process_run.unwrap(),
+                trailhound_run.unwrap(),
+                scraped_run.unwrap(),
+            );
             assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
             assert_eq!(in_process_run.items, trailhound_run.items, "both must see every record");
+            assert_eq!(scraped_run.items, trailhound_run.items, "both must see every record");
             for (program, run) in [
                 ("reference program (gunzip + parse)", &reference_run),
                 ("the same parse in the bench's process", &in_process_run),
                 ("trailhound replay", &trailhound_run),
+                ("trailhound replay, /metrics on and scraped every 100 ms", &scraped_run),
             ] {
                 println!(
                     "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {} |",
@@ -257,6 +265,45 @@ fn reference_flow(path: &Path) -> u64 {
 fn run_trailhound(path: &Path, one_core: bool) -> Measure {
     let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
     command.arg("replay").arg(path).stdout(Stdio::null());
+    measure_trailhound(command)
+}
+
+/// The same with the metrics endpoint on, scraped every 100 ms by another thread while it runs
+/// (Prometheus scrapes every 15 s by default).
+fn run_trailhound_scraped(path: &Path, one_core: bool) -> Measure {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
+    command.args(["replay", "--listen", &address]).arg(path).stdout(Stdio::null());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scraper = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut scrapes = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+                    use std::io::{Read, Write};
+                    let request =
+                        format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+                    let mut response = Vec::new();
+                    if stream.write_all(request.as_bytes()).is_ok()
+                        && stream.read_to_end(&mut response).is_ok()
+                    {
+                        scrapes += 1;
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            scrapes
+        })
+    };
+    let measure = measure_trailhound(command);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    scraper.join().unwrap();
+    measure
+}
+
+fn measure_trailhound(command: Command) -> Measure {
     let (output, mut measure) = measure_program(command);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");

@@ -5,12 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Real components the tests run on loopback: two forward proxies (squid checks credentials of any
-# character), and a syslog daemon with its TLS driver (Debian's).
+# character), a syslog daemon with its TLS driver (Debian's), and systemd's unit checker.
 missing=()
 command -v tinyproxy >/dev/null 2>&1 || missing+=(tinyproxy)
 [ -x /usr/lib/squid/basic_ncsa_auth ] || missing+=(squid)
 command -v rsyslogd >/dev/null 2>&1 || missing+=(rsyslog)
 dpkg -s rsyslog-gnutls >/dev/null 2>&1 || missing+=(rsyslog-gnutls)
+# systemd-analyze checks the unit file in packaging/.
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]} for the tests"
     if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi

@@ -126,6 +126,7 @@ pub fn records_doc(ids: &[&str]) -> Vec<u8> {
     let records: Vec<serde_json::Value> = ids.iter().map(|id| record(id)).collect();
     serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
 }
+pub mod agent;
 pub mod http_receiver;
 pub mod lookup_events;
 pub mod pki;
