@@ -61,7 +61,8 @@ impl ObjectFilter {
     }
 }
 
-fn glob_set(globs: &[String]) -> Result<GlobSet, globset::Error> {
+/// Compiles file-name globs into one matcher.
+pub fn glob_set(globs: &[String]) -> Result<GlobSet, globset::Error> {
     let mut builder = GlobSetBuilder::new();
     for glob in globs {
         builder.add(Glob::new(glob)?);

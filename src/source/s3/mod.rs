@@ -25,13 +25,11 @@ use tokio::task::JoinSet;
 use self::client::{Bucket, Listed, S3Error};
 use self::filter::{ObjectFilter, Verdict};
 use self::listing::{DayListing, Partition};
-use super::object::{self, Outcome, Stopped};
-use super::{Batch, RunMode, SourceContext, blocking, now};
-use crate::ack::{Acknowledgement, Delivery};
+use super::fetch::{Fetched, fetch};
+use super::object::Outcome;
+use super::{RunMode, SourceContext, blocking, now};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::S3Source;
-use crate::normalize::ObjectContext;
-use crate::telemetry::ObjectEnd;
 
 /// Objects downloaded and processed at the same time (always within `DataFolderFilesCount`).
 const CONCURRENT_OBJECTS: usize = 4;
@@ -359,51 +357,19 @@ impl Collector {
         object: Listed,
         key_time: i64,
     ) -> (i64, Result<Collection, PartitionError>) {
-        let body = match self.bucket.get(&object.key).await {
-            Ok(body) => body,
-            Err(error) => {
-                tracing::warn!(source = %self.name, "{error}");
-                self.context.metrics.object(ObjectEnd::Failed);
-                return (key_time, Ok(Collection::DownloadFailed(error)));
-            }
+        let log_type = Some(self.config.log_type);
+        let report = match fetch(&self.name, &self.bucket, &object.key, log_type, &self.context).await {
+            Fetched::Done(report) => report,
+            Fetched::NotDelivered => return (key_time, Ok(Collection::NotDelivered)),
+            Fetched::DownloadFailed(error) => return (key_time, Ok(Collection::DownloadFailed(error))),
         };
-        self.context.metrics.input_bytes(body.len() as u64);
-        let acknowledgement = Acknowledgement::new();
-        let collector = Arc::clone(&self);
-        let key = object.key.clone();
-        let receipts = acknowledgement.receipts();
-        let ingest = tokio::task::spawn_blocking(move || {
-            let context = ObjectContext::new(&collector.name, Some(collector.bucket.name()), &key, now());
-            let mut emit = |events| {
-                if collector.context.shutdown.is_cancelled() {
-                    return Err(Stopped);
-                }
-                let batch = Batch { events, receipt: Some(receipts.next()) };
-                collector.context.out.send(batch).map_err(|_| Stopped)
-            };
-            let log_type = Some(collector.config.log_type);
-            object::ingest(
-                std::io::Cursor::new(body),
-                &context,
-                log_type,
-                &collector.context.stats,
-                &mut emit,
-            )
-        });
-        let report = ingest.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
-        if report.outcome == Outcome::Stopped || acknowledgement.outcome().await == Delivery::Failed {
-            self.context.metrics.object(ObjectEnd::Failed);
-            return (key_time, Ok(Collection::NotDelivered));
-        }
-        report.count(&self.context.metrics);
         let delivered_at = (report.outcome == Outcome::Complete).then(now);
         let (outcome, detail) = match report.outcome {
             Outcome::Complete => (ObjectOutcome::Delivered, None),
             Outcome::Skipped(reason) => (ObjectOutcome::Skipped, Some(format!("{reason:?}"))),
             Outcome::Failed(reason) => (ObjectOutcome::Quarantined, Some(reason)),
-            Outcome::Stopped => unreachable!("handled above"),
+            Outcome::Stopped => unreachable!("fetch reports a stopped object as not delivered"),
         };
-        tracing::debug!(source = %self.name, key = %object.key, events = report.events, "{outcome:?}");
         let record = ProcessedObject { key: object.key, etag: object.etag, key_time, outcome, detail };
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         let saved = blocking(move || store.record(&name, &[record], now())).await;
