@@ -19,4 +19,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+# moto's server speaks S3 and SQS (and delivers S3 event notifications to SQS) for the sqs
+# source's tests: installed from PyPI into a virtual environment of the build directory.
+MOTO_VENV="$PWD/target/moto-venv"
+if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
+    echo "installing moto's server for the tests"
+    python3 -m venv "$MOTO_VENV"
+    "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.6'
+fi
+export TRAILHOUND_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
 cargo test --locked

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointStore;
-use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConfig, SourceKind};
+use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConfig, SourceKind, SqsSource};
 use crate::sink::{Sink, SinkContext, fanout};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, SourceContext};
@@ -117,6 +117,16 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
                         .with_context(|| format!("source {label:?}"))
                 })
             }
+            Runnable::Sqs(name, sqs) => {
+                let store = Arc::clone(store.as_ref().expect("opened when an SQS source runs"));
+                let mode = source::RunMode { once: options.once, sweep_now: false };
+                sources.spawn(async move {
+                    let label = name.clone();
+                    source::sqs::run(name, *sqs, context, store, mode)
+                        .await
+                        .with_context(|| format!("source {label:?}"))
+                })
+            }
             Runnable::CloudTrailApi(name, api) => {
                 let store = Arc::clone(store.as_ref().expect("opened when an API source runs"));
                 let mode = source::RunMode { once: options.once, sweep_now: false };
@@ -155,12 +165,16 @@ enum Runnable {
     Dir(String, DirSource),
     S3(String, Box<S3Source>),
     CloudTrailApi(String, Box<CloudTrailApiSource>),
+    Sqs(String, Box<SqsSource>),
 }
 
 impl Runnable {
     fn name(&self) -> &str {
         match self {
-            Runnable::Dir(name, _) | Runnable::S3(name, _) | Runnable::CloudTrailApi(name, _) => name,
+            Runnable::Dir(name, _)
+            | Runnable::S3(name, _)
+            | Runnable::CloudTrailApi(name, _)
+            | Runnable::Sqs(name, _) => name,
         }
     }
 
@@ -170,6 +184,7 @@ impl Runnable {
             Runnable::Dir(..) => 0,
             Runnable::S3(_, s3) => i64::from(s3.startup_delay_in_seconds),
             Runnable::CloudTrailApi(_, api) => i64::from(api.startup_delay_in_seconds),
+            Runnable::Sqs(..) => 0,
         }
     }
 
@@ -179,6 +194,8 @@ impl Runnable {
             Runnable::Dir(..) => 0,
             Runnable::S3(_, s3) => i64::from(s3.poll_interval_seconds),
             Runnable::CloudTrailApi(_, api) => i64::from(api.api_polling_interval_ms.div_ceil(1000)),
+            // A receive returns within its long poll, or at once when messages wait.
+            Runnable::Sqs(_, sqs) => i64::from(sqs.wait_seconds.max(10)),
         }
     }
 }
@@ -188,6 +205,7 @@ fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
         SourceKind::Dir(dir) => Ok(Runnable::Dir(source.name, dir)),
         SourceKind::S3(s3) => Ok(Runnable::S3(source.name, s3)),
         SourceKind::CloudTrailApi(api) => Ok(Runnable::CloudTrailApi(source.name, api)),
+        SourceKind::Sqs(sqs) => Ok(Runnable::Sqs(source.name, sqs)),
     }
 }
 

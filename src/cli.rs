@@ -340,6 +340,7 @@ fn aws_settings(kind: &SourceKind) -> Option<&AwsSettings> {
         SourceKind::Dir(_) => None,
         SourceKind::S3(s3) => Some(&s3.aws),
         SourceKind::CloudTrailApi(api) => Some(&api.aws),
+        SourceKind::Sqs(sqs) => Some(&sqs.aws),
     }
 }
 
@@ -389,6 +390,22 @@ fn describe(kind: &SourceKind) -> String {
             },
             s3.depth_to_recurse,
             s3.no_of_back_days_data
+        ),
+        SourceKind::Sqs(sqs) => format!(
+            "sqs, queue {}, region {}, log type {}, {} message(s) per receive, long poll {} s, visibility {} s (extended while in progress), given up after {} receives, {} object(s) at a time{}",
+            sqs.queue_url,
+            sqs.aws.region,
+            sqs.log_type.map_or("auto", |log_type| log_type.as_str()),
+            sqs.max_messages,
+            sqs.wait_seconds,
+            sqs.visibility_timeout_seconds,
+            sqs.max_receive_count,
+            sqs.parallel_objects,
+            if sqs.buckets.is_empty() {
+                String::new()
+            } else {
+                format!(", buckets {}", sqs.buckets.join(","))
+            }
         ),
         SourceKind::CloudTrailApi(api) => format!(
             "cloudtrail_api, region(s) {}, every {} ms, back {} day(s) / {} min, back-off {} min",

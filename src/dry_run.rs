@@ -11,6 +11,7 @@ use crate::checkpoint::CheckpointStore;
 use crate::config::{Config, S3Source, SourceKind};
 use crate::source::cloudtrail_api::{self, WindowPreview};
 use crate::source::s3::preview::{self, Checkpoints, Preview};
+use crate::source::sqs::QueuePreview;
 use crate::telemetry::human_bytes;
 
 /// What one source's next poll would collect.
@@ -28,6 +29,12 @@ enum SourcePlan {
     },
     /// Windows of a `cloudtrail_api` source.
     CloudtrailApi { name: String, windows: Vec<WindowPreview> },
+    /// The queue of an `sqs` source.
+    Sqs {
+        name: String,
+        #[serde(flatten)]
+        queue: QueuePreview,
+    },
     /// A source whose plan could not be made.
     Failed { name: String, error: String },
 }
@@ -58,6 +65,10 @@ pub fn run(config: &Config, state_dir: &Path, json: bool) -> anyhow::Result<Exit
                     Err(error) => SourcePlan::Failed { name, error: error.to_string() },
                 }
             }
+            SourceKind::Sqs(sqs) => match runtime.block_on(crate::source::sqs::preview(sqs)) {
+                Ok(queue) => SourcePlan::Sqs { name, queue },
+                Err(error) => SourcePlan::Failed { name, error: error.to_string() },
+            },
             SourceKind::CloudTrailApi(api) => {
                 match runtime.block_on(cloudtrail_api::preview(&source.name, api, store.as_ref())) {
                     Ok(windows) => SourcePlan::CloudtrailApi { name, windows },
@@ -117,6 +128,13 @@ fn print_plan(plan: &SourcePlan, kind: &SourceKind) {
                 );
             }
         }
+        (SourcePlan::Sqs { name, queue }, _) => println!(
+            "source {name:?} (sqs, {}): {} message(s) waiting, {} in flight at some agent; dead-letter queue: {} (messages are not received by a dry run: that would hide them from the other agents)",
+            queue.queue_url,
+            queue.waiting,
+            queue.in_flight,
+            if queue.dead_letter_queue { "yes" } else { "no" }
+        ),
         (SourcePlan::Failed { name, error }, _) => {
             println!("source {name:?}: cannot plan the next poll: {error}")
         }

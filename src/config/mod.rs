@@ -75,6 +75,8 @@ pub enum SourceKind {
     S3(Box<S3Source>),
     /// CloudTrail LookupEvents.
     CloudTrailApi(Box<CloudTrailApiSource>),
+    /// S3 objects named by notifications on an SQS queue.
+    Sqs(Box<SqsSource>),
 }
 
 impl SourceKind {
@@ -84,6 +86,7 @@ impl SourceKind {
             SourceKind::Dir(_) => "dir",
             SourceKind::S3(_) => "s3",
             SourceKind::CloudTrailApi(_) => "cloudtrail_api",
+            SourceKind::Sqs(_) => "sqs",
         }
     }
 }
@@ -141,6 +144,39 @@ pub struct S3Source {
     pub sweep_interval_minutes: u32,
     /// `PollIntervalSeconds` (1–86400, 60).
     pub poll_interval_seconds: u32,
+}
+
+/// The `sqs` source: S3 event notifications (plain, through SNS, or EventBridge) on a queue
+/// that several agents may share. TOML only: the seeds have no SQS.
+#[derive(Clone, Debug)]
+pub struct SqsSource {
+    /// Connection and credentials; `endpoint` applies to both SQS and S3.
+    pub aws: AwsSettings,
+    /// `queue_url`.
+    pub queue_url: String,
+    /// `s3_endpoint`: an S3 endpoint different from `endpoint`.
+    pub s3_endpoint: Option<String>,
+    /// `log_type`: `None` is `auto` (key layout, then content).
+    pub log_type: Option<LogType>,
+    /// File-name globs of the keys to read (default `*.gz`).
+    pub inclusions: Vec<String>,
+    /// File-name globs of the keys to leave out.
+    pub exclusions: Vec<String>,
+    /// Only objects of these buckets (empty: any).
+    pub buckets: Vec<String>,
+    /// `max_messages` (1–10, 10): messages per ReceiveMessage.
+    pub max_messages: u32,
+    /// `wait_seconds` (0–20, 20): long-poll time.
+    pub wait_seconds: u32,
+    /// `visibility_timeout_seconds` (30–43200, 300): how long a received message stays hidden;
+    /// extended while its objects are in progress.
+    pub visibility_timeout_seconds: u32,
+    /// `max_receive_count` (1–1000, 5): a message received more often is given up.
+    pub max_receive_count: u32,
+    /// `parallel_objects` (1–64, 8): objects read at the same time.
+    pub parallel_objects: u32,
+    /// `delete_unrelated` (true): delete messages that name no wanted object.
+    pub delete_unrelated: bool,
 }
 
 /// The `cloudtrail_api` source (`cloudtrail.ini`).

@@ -13,8 +13,8 @@ use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, HttpCompression,
-    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SourceConfig, SourceKind, SyslogFraming,
-    SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
+    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SourceConfig, SourceKind, SqsSource,
+    SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
 };
 use crate::decode::LogType;
 use crate::decode::layout::{self, Node};
@@ -101,6 +101,15 @@ const BATCH_TIMEOUT_MS: Key = key("batch_timeout_ms", "BatchTimeoutMs");
 const COMPRESSION: Key = key("compression", "Compression");
 const REQUEST_TIMEOUT_SECONDS: Key = key("request_timeout_seconds", "RequestTimeoutSeconds");
 const LISTEN: Key = key("listen", "Listen");
+const QUEUE_URL: Key = key("queue_url", "QueueUrl");
+const S3_ENDPOINT: Key = key("s3_endpoint", "S3Endpoint");
+const BUCKETS: Key = key("buckets", "Buckets");
+const MAX_MESSAGES: Key = key("max_messages", "MaxMessages");
+const WAIT_SECONDS: Key = key("wait_seconds", "WaitSeconds");
+const VISIBILITY_TIMEOUT_SECONDS: Key = key("visibility_timeout_seconds", "VisibilityTimeoutSeconds");
+const MAX_RECEIVE_COUNT: Key = key("max_receive_count", "MaxReceiveCount");
+const PARALLEL_OBJECTS: Key = key("parallel_objects", "ParallelObjects");
+const DELETE_UNRELATED: Key = key("delete_unrelated", "DeleteUnrelated");
 const UNREADY_AFTER_SECONDS: Key = key("unready_after_seconds", "UnreadyAfterSeconds");
 
 /// Keys whose values are never echoed in a problem.
@@ -612,12 +621,9 @@ fn source_from_toml(
         "cloudtrail_api" => {
             cloudtrail_api_source(&mut fields).map(|api| SourceKind::CloudTrailApi(Box::new(api)))
         }
-        "sqs" => {
-            fields.complain(TYPE, "the sqs source is not supported by this build (use s3)");
-            return None;
-        }
+        "sqs" => sqs_source(&mut fields).map(|sqs| SourceKind::Sqs(Box::new(sqs))),
         _ => {
-            fields.complain(TYPE, "allowed dir, s3, cloudtrail_api or ini");
+            fields.complain(TYPE, "allowed dir, s3, sqs, cloudtrail_api or ini");
             return None;
         }
     };
@@ -779,6 +785,82 @@ fn check_file_path(fields: &mut Fields<'_>, source: &S3Source) {
         }
         _ => {}
     }
+}
+
+fn sqs_source(fields: &mut Fields<'_>) -> Option<SqsSource> {
+    let queue_url = fields.required(QUEUE_URL);
+    let queue_region = queue_url.as_deref().map(queue_url_region);
+    if let Some(Err(message)) = &queue_region {
+        fields.complain(QUEUE_URL, message.clone());
+    }
+    let mut aws = aws_settings(fields, false)?;
+    if aws.region.is_empty() {
+        match queue_region {
+            Some(Ok(Some(region))) => aws.region = region,
+            Some(Ok(None)) => {
+                fields.report(REGION, None, "required: the queue URL does not name an AWS region")
+            }
+            _ => {}
+        }
+    }
+    let s3_endpoint = fields.text(S3_ENDPOINT);
+    if let Some(endpoint) = &s3_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        fields.complain(S3_ENDPOINT, "must be an http:// or https:// URL");
+    }
+    let log_type = match fields.text(LOG_TYPE) {
+        None => None,
+        Some(text) if text == "auto" => None,
+        Some(text) => match LogType::from_name(&text) {
+            Some(log_type) => Some(log_type),
+            None => {
+                fields.complain(LOG_TYPE, "allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)");
+                None
+            }
+        },
+    };
+    let buckets = fields.list(BUCKETS).unwrap_or_default();
+    for bucket in &buckets {
+        if !valid_bucket_name(bucket) {
+            fields.complain(BUCKETS, format!("{bucket:?} is not a valid bucket name"));
+        }
+    }
+    let source = SqsSource {
+        s3_endpoint,
+        log_type,
+        inclusions: fields.globs(INCLUSIONS, &["*.gz"]),
+        exclusions: fields.globs(EXCLUSIONS, &[]),
+        buckets,
+        max_messages: fields.small_number(MAX_MESSAGES, 1..=10, 10),
+        wait_seconds: fields.small_number(WAIT_SECONDS, 0..=20, 20),
+        visibility_timeout_seconds: fields.small_number(VISIBILITY_TIMEOUT_SECONDS, 30..=43_200, 300),
+        max_receive_count: fields.small_number(MAX_RECEIVE_COUNT, 1..=1000, 5),
+        parallel_objects: fields.small_number(PARALLEL_OBJECTS, 1..=64, 8),
+        delete_unrelated: fields.flag(DELETE_UNRELATED, true),
+        queue_url: queue_url?,
+        aws,
+    };
+    (!source.aws.region.is_empty()).then_some(source)
+}
+
+/// The region of an AWS queue URL (`https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`), `None`
+/// for another endpoint's URL; an error for what is not a queue URL at all.
+fn queue_url_region(url: &str) -> Result<Option<String>, String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or("must be an http:// or https:// queue URL (like https://sqs.us-east-1.amazonaws.com/111122223333/trail-events)")?;
+    let (host, path) = rest.split_once('/').ok_or("has no queue path (ACCOUNT/QUEUE-NAME)")?;
+    if path.trim_matches('/').is_empty() {
+        return Err("has no queue path (ACCOUNT/QUEUE-NAME)".into());
+    }
+    let region = host
+        .strip_prefix("sqs.")
+        .and_then(|rest| rest.split_once(".amazonaws.com"))
+        .map(|(region, _)| region.to_string())
+        .filter(|region| valid_region(region));
+    Ok(region)
 }
 
 fn cloudtrail_api_source(fields: &mut Fields<'_>) -> Option<CloudTrailApiSource> {

@@ -6,8 +6,10 @@
 
 pub mod cloudtrail_api;
 pub mod dir;
+pub mod fetch;
 pub mod object;
 pub mod s3;
+pub mod sqs;
 
 use std::sync::Arc;
 

@@ -88,6 +88,14 @@ fn describe() {
         "Latency of one AWS request, by operation."
     );
     describe_counter!("trailhound_checkpoint_writes_total", "Transactions written to the checkpoint store.");
+    describe_counter!(
+        "trailhound_messages_total",
+        "SQS messages handled, by outcome: deleted, released, left, unrelated, test, invalid, dead_lettered, quarantined."
+    );
+    describe_counter!(
+        "trailhound_object_errors_total",
+        "Objects that could not be read, by cause: not_found, denied, other."
+    );
 }
 
 /// Counts one write transaction of the checkpoint store.
@@ -175,6 +183,19 @@ impl SourceMetrics {
     /// One object finished.
     pub fn object(&self, end: ObjectEnd) {
         counter!("trailhound_objects_total", "source" => self.name.to_string(), "outcome" => end.label())
+            .increment(1);
+    }
+
+    /// An SQS message handled: `deleted`, `released`, `left`, `unrelated`, `test`, `invalid`,
+    /// `dead_lettered` or `quarantined`.
+    pub fn message(&self, outcome: &'static str) {
+        counter!("trailhound_messages_total", "source" => self.name.to_string(), "outcome" => outcome)
+            .increment(1);
+    }
+
+    /// An object could not be read: `not_found`, `denied` or `other`.
+    pub fn object_error(&self, cause: &'static str) {
+        counter!("trailhound_object_errors_total", "source" => self.name.to_string(), "cause" => cause)
             .increment(1);
     }
 

@@ -129,6 +129,7 @@ pub fn records_doc(ids: &[&str]) -> Vec<u8> {
 pub mod agent;
 pub mod http_receiver;
 pub mod lookup_events;
+pub mod moto;
 pub mod pki;
 pub mod s3;
 pub mod squid;

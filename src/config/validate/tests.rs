@@ -707,3 +707,55 @@ fn the_telemetry_table() {
         ]
     );
 }
+
+#[test]
+fn the_sqs_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let load = |text: &str| load_toml(&write(dir.path(), "q.toml", text), &dir.path().join("no.key"));
+    let queue = "queue_url = \"https://sqs.eu-west-1.amazonaws.com/111122223333/trail-events\"\n";
+    let config = load(&format!("[[source]]\ntype = \"sqs\"\n{queue}")).unwrap();
+    let SourceKind::Sqs(sqs) = &config.sources[0].kind else { panic!() };
+    assert_eq!(sqs.aws.region, "eu-west-1", "the region comes from the queue URL");
+    assert_eq!((sqs.max_messages, sqs.wait_seconds, sqs.visibility_timeout_seconds), (10, 20, 300));
+    assert_eq!((sqs.max_receive_count, sqs.parallel_objects, sqs.delete_unrelated), (5, 8, true));
+    assert_eq!(
+        (sqs.log_type, sqs.inclusions.clone(), sqs.buckets.is_empty()),
+        (None, vec!["*.gz".to_string()], true)
+    );
+    assert_eq!(config.sources[0].name, "sqs-1");
+
+    let text = format!(
+        "[[source]]\ntype = \"sqs\"\n{queue}log_type = \"VPCFlowLogs\"\nbuckets = [\"flow-logs\"]\nmax_messages = 3\n\
+         wait_seconds = 0\nvisibility_timeout_seconds = 43200\nmax_receive_count = 1000\nparallel_objects = 64\n\
+         delete_unrelated = false\nendpoint = \"http://127.0.0.1:5000\"\ns3_endpoint = \"http://127.0.0.1:9000\"\n"
+    );
+    let config = load(&text).unwrap();
+    let SourceKind::Sqs(sqs) = &config.sources[0].kind else { panic!() };
+    assert_eq!(sqs.log_type, Some(LogType::VpcFlowLogs));
+    assert_eq!((sqs.max_messages, sqs.wait_seconds, sqs.visibility_timeout_seconds), (3, 0, 43_200));
+    assert_eq!((sqs.max_receive_count, sqs.parallel_objects, sqs.delete_unrelated), (1000, 64, false));
+    assert_eq!(sqs.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+
+    let text = "[[source]]\ntype = \"sqs\"\nqueue_url = \"http://127.0.0.1:5000/111122223333/q\"\nmax_messages = 11\n\
+                wait_seconds = 21\nvisibility_timeout_seconds = 29\nmax_receive_count = 0\nparallel_objects = 65\n\
+                log_type = \"flow\"\nbuckets = [\"No Such\"]\n";
+    let errors = load(text).unwrap_err();
+    let shown: Vec<String> =
+        errors.0.iter().map(|p| p.to_string().split_once(": ").unwrap().1.to_string()).collect();
+    assert_eq!(
+        shown,
+        vec![
+            "region: required: the queue URL does not name an AWS region",
+            "max_messages = 11: out of range: allowed 1–10 (default 10)",
+            "wait_seconds = 21: out of range: allowed 0–20 (default 20)",
+            "visibility_timeout_seconds = 29: out of range: allowed 30–43200 (default 300)",
+            "max_receive_count = 0: out of range: allowed 1–1000 (default 5)",
+            "parallel_objects = 65: out of range: allowed 1–64 (default 8)",
+            "log_type = \"flow\": allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)",
+            "buckets = [\"No Such\"]: \"No Such\" is not a valid bucket name",
+        ]
+    );
+    let errors =
+        load("[[source]]\ntype = \"sqs\"\nqueue_url = \"sqs.us-east-1.amazonaws.com\"\n").unwrap_err();
+    assert!(errors.0[0].message.starts_with("must be an http:// or https:// queue URL"), "{errors}");
+}
