@@ -7,6 +7,7 @@
 //! NODATA and REJECT lines, plus a v5 custom format).
 
 pub(crate) mod cloudtrail;
+pub mod parquet;
 mod vpc_flow;
 
 use std::fs;

@@ -1,6 +1,8 @@
 //! Where the AWS log layout is in a tree of folders, one folder name at a time.
 //!
-//! AWS writes `[prefix/]AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/YYYY/MM/DD/file`. A `FilePath` may
+//! AWS writes `[prefix/]AWSLogs/[o-org/]ACCOUNT/SERVICE/REGION/YYYY/MM/DD/[HH/]file`, or for flow
+//! logs with Hive-compatible prefixes `…/AWSLogs/aws-account-id=ACCOUNT/aws-service=vpcflowlogs/
+//! aws-region=REGION/year=YYYY/month=MM/day=DD/[hour=HH/]file`. A `FilePath` may
 //! name any level of that (or a prefix before it, or a tree that does not follow it), and a
 //! bucket may hold several trails under different prefixes. [`child`] says what a folder is from
 //! what its parent is and its own name, so the S3 source can walk a bucket with delimiter listings
@@ -24,27 +26,33 @@ pub enum Node {
     Logs,
     /// `…/AWSLogs/o-ORGANIZATION/`.
     Organization,
-    /// `…/AWSLogs/[o-…/]ACCOUNT/`.
+    /// `…/AWSLogs/[o-…/]ACCOUNT/` (or `aws-account-id=ACCOUNT/`).
     Account {
-        /// The account folder's name.
+        /// The account.
         account: String,
+        /// True for Hive-compatible folder names (`aws-account-id=…`).
+        hive: bool,
     },
     /// A service folder of the log type collected: `…/ACCOUNT/CloudTrail/`.
     Service {
         /// The account.
         account: String,
-        /// The service folder's name.
+        /// The service (`CloudTrail`, `CloudTrail-Insight`, `vpcflowlogs`).
         service: &'static str,
+        /// True for Hive-compatible folder names (`aws-service=vpcflowlogs`).
+        hive: bool,
     },
     /// A folder below a service folder (a region in AWS's layout): one stream of log files,
-    /// whose day folders `YYYY/MM/DD/` are listed by time.
+    /// whose day folders (`YYYY/MM/DD/`, or `year=YYYY/month=MM/day=DD/`) are listed by time.
     Region {
         /// The account.
         account: String,
-        /// The service folder.
+        /// The service.
         service: &'static str,
-        /// The region folder's name.
+        /// The region.
         region: String,
+        /// True for Hive-compatible folder names (`aws-region=…`, `year=…`).
+        hive: bool,
     },
     /// A folder that holds nothing to collect here (digests, another log type's service folder)
     /// or that a region's day listings already cover (`YYYY/` below a region).
@@ -96,19 +104,32 @@ pub fn child(parent: &Node, name: &str, log_type: LogType) -> Node {
         Node::Plain { in_layout: false } if name == LOGS_FOLDER => Node::Logs,
         Node::Plain { in_layout } => Node::Plain { in_layout: *in_layout },
         Node::Logs if is_organization(name) => Node::Organization,
-        Node::Logs | Node::Organization if is_account(name) => Node::Account { account: name.to_string() },
+        Node::Logs | Node::Organization if is_account(name) => {
+            Node::Account { account: name.to_string(), hive: false }
+        }
+        Node::Logs if name.strip_prefix("aws-account-id=").is_some_and(is_account) => {
+            Node::Account { account: name["aws-account-id=".len()..].to_string(), hive: true }
+        }
         Node::Logs | Node::Organization => Node::Plain { in_layout: true },
-        Node::Account { account } => {
-            if let Some(service) = service_folders(log_type).iter().find(|service| **service == name) {
-                Node::Service { account: account.clone(), service }
-            } else if foreign_services(log_type).contains(&name) {
+        Node::Account { account, hive } => {
+            let service_name = if *hive { name.strip_prefix("aws-service=").unwrap_or("") } else { name };
+            if let Some(service) = service_folders(log_type).iter().find(|service| **service == service_name)
+            {
+                Node::Service { account: account.clone(), service, hive: *hive }
+            } else if foreign_services(log_type).contains(&service_name) {
                 Node::Skipped
             } else {
                 Node::Plain { in_layout: true }
             }
         }
-        Node::Service { account, service } => {
-            Node::Region { account: account.clone(), service, region: name.to_string() }
+        Node::Service { account, service, hive: true } => match name.strip_prefix("aws-region=") {
+            Some(region) => {
+                Node::Region { account: account.clone(), service, region: region.to_string(), hive: true }
+            }
+            None => Node::Plain { in_layout: true },
+        },
+        Node::Service { account, service, hive: false } => {
+            Node::Region { account: account.clone(), service, region: name.to_string(), hive: false }
         }
         Node::Region { .. } | Node::Skipped => Node::Skipped,
     }
@@ -143,20 +164,35 @@ mod tests {
         assert_eq!(node_of_path("AWSLogs", CT), Node::Logs);
         assert_eq!(node_of_path("/org-trail/AWSLogs/", CT), Node::Logs);
         assert_eq!(node_of_path("AWSLogs/o-a1b2c3d4e5", CT), Node::Organization);
-        let account = Node::Account { account: "697238620699".into() };
+        let account = Node::Account { account: "697238620699".into(), hive: false };
         assert_eq!(node_of_path("AWSLogs/697238620699/", CT), account);
         assert_eq!(node_of_path("AWSLogs/o-a1b2c3d4e5/697238620699", CT), account);
-        let service = Node::Service { account: "697238620699".into(), service: "CloudTrail" };
+        let service = Node::Service { account: "697238620699".into(), service: "CloudTrail", hive: false };
         assert_eq!(node_of_path("AWSLogs/697238620699/CloudTrail/", CT), service);
         let region = Node::Region {
             account: "697238620699".into(),
             service: "CloudTrail",
             region: "us-east-1".into(),
+            hive: false,
         };
         assert_eq!(node_of_path("AWSLogs/697238620699/CloudTrail/us-east-1", CT), region);
         assert_eq!(node_of_path("AWSLogs/697238620699/CloudTrail/us-east-1/2026", CT), Node::Skipped);
-        let flows = Node::Service { account: "697238620699".into(), service: "vpcflowlogs" };
+        let flows = Node::Service { account: "697238620699".into(), service: "vpcflowlogs", hive: false };
         assert_eq!(node_of_path("AWSLogs/697238620699/vpcflowlogs/", LogType::VpcFlowLogs), flows);
+        let hive = "AWSLogs/aws-account-id=697238620699/aws-service=vpcflowlogs/aws-region=eu-west-1/";
+        assert_eq!(
+            node_of_path(hive, LogType::VpcFlowLogs),
+            Node::Region {
+                account: "697238620699".into(),
+                service: "vpcflowlogs",
+                region: "eu-west-1".into(),
+                hive: true
+            }
+        );
+        assert_eq!(
+            node_of_path("AWSLogs/aws-account-id=697238620699/aws-service=CloudTrail", LogType::VpcFlowLogs),
+            Node::Skipped
+        );
     }
 
     #[test]
@@ -172,7 +208,7 @@ mod tests {
         assert_eq!(node_of_path("AWSLogs/exports", CT), Node::Plain { in_layout: true });
         // No second AWSLogs is looked for inside a layout.
         assert_eq!(node_of_path("AWSLogs/exports/AWSLogs", CT), Node::Plain { in_layout: true });
-        assert!(Node::Service { account: "1".into(), service: "CloudTrail" }.is_layout());
+        assert!(Node::Service { account: "1".into(), service: "CloudTrail", hive: false }.is_layout());
         assert!(!Node::ROOT.is_layout());
     }
 

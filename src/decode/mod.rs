@@ -14,6 +14,7 @@
 pub mod cloudtrail;
 pub mod json_scan;
 pub mod layout;
+pub mod parquet;
 pub mod vpc_flow;
 
 use std::fmt;
@@ -105,14 +106,14 @@ pub fn classify_key(key: &str) -> KeyKind {
     if key.ends_with(".json.gz") || key.ends_with(".json") {
         return KeyKind::Log(LogType::CloudTrail);
     }
-    if key.ends_with(".log.gz") || key.ends_with(".log") {
+    if key.ends_with(".log.gz") || key.ends_with(".log") || key.ends_with(".parquet") {
         return KeyKind::Log(LogType::VpcFlowLogs);
     }
     KeyKind::Unknown
 }
 
 /// Guesses the log type from the first bytes of decompressed content: a JSON document is
-/// CloudTrail, anything else is read as flow-log text.
+/// CloudTrail, anything else (flow-log text, or Parquet) is read as flow logs.
 pub fn sniff_log_type(head: &[u8]) -> LogType {
     let text = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
     let first = text.iter().copied().find(|b| !b.is_ascii_whitespace());

@@ -36,6 +36,15 @@ pub struct ObjectContext {
     positional: bool,
 }
 
+/// The key a flow-log file would have in text: a Parquet delivery (`….log.parquet`) of the same
+/// records gets the ids of the text delivery (`….log.gz`), so both give the same `event_id`.
+fn text_twin(key: &str) -> std::borrow::Cow<'_, str> {
+    match key.strip_suffix(".parquet") {
+        Some(stem) => std::borrow::Cow::Owned(format!("{stem}.gz")),
+        None => std::borrow::Cow::Borrowed(key),
+    }
+}
+
 impl ObjectContext {
     /// The context of an object `key` (in `bucket`, for S3) read by source `source`.
     /// `ingest_time` (Unix seconds) stands in for records whose own time cannot be read.
@@ -51,7 +60,7 @@ impl ObjectContext {
             key: key.to_string(),
             ingest_time,
             origin_prefix: origin_prefix(source, &members),
-            id_prefix: format!("{}/{}/", bucket.unwrap_or(""), key),
+            id_prefix: format!("{}/{}/", bucket.unwrap_or(""), text_twin(key)),
             positional: true,
         }
     }

@@ -439,6 +439,36 @@ mod tests {
         );
     }
 
+    /// A Transit Gateway flow log in AWS's default Transit Gateway format (every field, in the
+    /// order AWS writes them), read as text and as Parquet.
+    #[test]
+    fn v6_transit_gateway_default_format_golden_in_text_and_parquet() {
+        let header = "version resource-type account-id tgw-id tgw-attachment-id tgw-src-vpc-account-id tgw-dst-vpc-account-id tgw-src-vpc-id tgw-dst-vpc-id tgw-src-subnet-id tgw-dst-subnet-id tgw-src-eni tgw-dst-eni tgw-src-az-id tgw-dst-az-id tgw-pair-attachment-id srcaddr dstaddr srcport dstport protocol packets bytes start end log-status type packets-lost-no-route packets-lost-blackhole packets-lost-mtu-exceeded packets-lost-ttl-expired tcp-flags region flow-direction pkt-src-aws-service pkt-dst-aws-service";
+        let line = "6 TransitGatewayAttachment 123456789012 tgw-0123456789abcdef0 tgw-attach-0123456789abcdef0 123456789012 210987654321 vpc-0aaaaaaaaaaaaaaaa vpc-0bbbbbbbbbbbbbbbb subnet-0aaaaaaaaaaaaaaaa subnet-0bbbbbbbbbbbbbbbb eni-0aaaaaaaaaaaaaaaa eni-0bbbbbbbbbbbbbbbb use2-az1 use2-az2 tgw-attach-0fedcba9876543210 10.0.1.5 10.1.2.7 49152 443 6 12 4800 1700000000 1700000060 OK IPv4 0 0 0 0 19 us-east-2 ingress - -";
+        let text = format!("{header}\n{line}\n");
+        let expected = json!({"version": 6, "resource_type": "TransitGatewayAttachment", "account": "123456789012",
+            "tgw_id": "tgw-0123456789abcdef0", "tgw_attachment_id": "tgw-attach-0123456789abcdef0",
+            "tgw_src_vpc_account_id": "123456789012", "tgw_dst_vpc_account_id": "210987654321",
+            "tgw_src_vpc_id": "vpc-0aaaaaaaaaaaaaaaa", "tgw_dst_vpc_id": "vpc-0bbbbbbbbbbbbbbbb",
+            "tgw_src_subnet_id": "subnet-0aaaaaaaaaaaaaaaa", "tgw_dst_subnet_id": "subnet-0bbbbbbbbbbbbbbbb",
+            "tgw_src_eni": "eni-0aaaaaaaaaaaaaaaa", "tgw_dst_eni": "eni-0bbbbbbbbbbbbbbbb", "tgw_src_az_id": "use2-az1",
+            "tgw_dst_az_id": "use2-az2", "tgw_pair_attachment_id": "tgw-attach-0fedcba9876543210",
+            "sip": "10.0.1.5", "dip": "10.1.2.7", "sport": 49152, "dport": 443, "protnum": 6, "packets": 12,
+            "bytes": 4800, "start": 1700000000, "end": 1700000060, "status": "OK", "tag2": "OK", "type": "IPv4",
+            "packets_lost_no_route": 0, "packets_lost_blackhole": 0, "packets_lost_mtu_exceeded": 0,
+            "packets_lost_ttl_expired": 0, "tcp_flags": 19, "region": "us-east-2", "flow_direction": "ingress"});
+        let from_text = normalize_file(&text);
+        assert_eq!(from_text[0].as_ref().unwrap()["metadata"], expected);
+        let parquet = crate::corpus::parquet::from_text(&text, 10).unwrap();
+        let mut as_text = String::new();
+        std::io::Read::read_to_string(
+            &mut crate::decode::parquet::ParquetText::new(parquet).unwrap(),
+            &mut as_text,
+        )
+        .unwrap();
+        assert_eq!(normalize_file(&as_text), from_text, "the same event from Parquet");
+    }
+
     #[test]
     fn ids_are_stable_and_differ_per_line() {
         let line = "2 1 eni-1 1.1.1.1 2.2.2.2 1 2 6 1 1 1418530010 1418530070 ACCEPT OK\n";

@@ -10,6 +10,7 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 
 use crate::decode::cloudtrail::{DocumentKind, RecordReader};
+use crate::decode::parquet::ParquetText;
 use crate::decode::vpc_flow::FlowReader;
 use crate::decode::{self, LogType};
 use crate::normalize::cloudtrail::normalize_fields;
@@ -121,10 +122,24 @@ pub fn ingest<R: Read + Send + 'static>(
             Err(error) => return run.report(Outcome::Failed(format!("read failed: {error}")), None),
         },
     };
-    let outcome = match log_type {
-        LogType::CloudTrail => run.cloudtrail(reader),
-        LogType::VpcFlowLogs => run.vpc_flow(reader),
+    let parquet = match reader.fill_buf() {
+        Ok(head) => decode::parquet::is_parquet(head),
+        Err(error) => return run.report(Outcome::Failed(format!("read failed: {error}")), Some(log_type)),
     };
+    let outcome = if parquet {
+        // Parquet is only ever flow logs, whatever the key or the configuration says.
+        let mut file = Vec::new();
+        match reader.read_to_end(&mut file).map(|_| ParquetText::new(file)) {
+            Ok(Ok(text)) => run.vpc_flow(text),
+            Ok(Err(error)) | Err(error) => Outcome::Failed(format!("read failed: {error}")),
+        }
+    } else {
+        match log_type {
+            LogType::CloudTrail => run.cloudtrail(reader),
+            LogType::VpcFlowLogs => run.vpc_flow(reader),
+        }
+    };
+    let log_type = if parquet { LogType::VpcFlowLogs } else { log_type };
     let outcome = match outcome {
         Outcome::Complete | Outcome::Failed(_) => match run.flush() {
             Ok(()) => outcome,

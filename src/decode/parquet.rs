@@ -1,0 +1,216 @@
+//! VPC Flow Logs in Apache Parquet (`FileFormat=parquet`, `.log.parquet`), read as the text file
+//! AWS would have written in their place.
+//!
+//! [`ParquetText`] is a [`BufRead`] of that text: a header line of the columns' names (AWS's
+//! Parquet names with `_`, `account_id`, become the text names with `-`, `account-id`), then one
+//! line per row, values in the file's column order separated by one space, a null as `-`. The
+//! text flow-log reader then reads it like any other flow-log file, so a record normalizes to the
+//! same metadata, the same `raw` line and (see `normalize::ObjectContext`) the same `event_id`
+//! whether AWS delivered it as text or as Parquet. Rows are decoded one row group at a time, so
+//! memory holds the file's bytes and one row group's text. A row group that cannot be decoded
+//! ends the text with an error after the rows before it, as a truncated gzip stream does.
+
+use std::io::{self, BufRead, Read};
+
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+
+/// The magic bytes that begin (and end) every Parquet file.
+pub const MAGIC: &[u8; 4] = b"PAR1";
+
+/// The text of a Parquet flow-log file.
+pub struct ParquetText {
+    reader: SerializedFileReader<bytes::Bytes>,
+    next_group: usize,
+    text: Vec<u8>,
+    position: usize,
+    failed: Option<String>,
+}
+
+impl ParquetText {
+    /// Opens a whole Parquet file; its footer (the schema and the row groups) is read now.
+    pub fn new(file: Vec<u8>) -> io::Result<Self> {
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file))
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, format!("Parquet: {error}")))?;
+        let names: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|column| column.name().replace('_', "-"))
+            .collect();
+        let mut text = names.join(" ").into_bytes();
+        text.push(b'\n');
+        Ok(ParquetText { reader, next_group: 0, text, position: 0, failed: None })
+    }
+
+    /// Decodes the next row group into text; false when there is none left.
+    fn next_group(&mut self) -> io::Result<bool> {
+        if let Some(message) = &self.failed {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, message.clone()));
+        }
+        if self.next_group >= self.reader.num_row_groups() {
+            return Ok(false);
+        }
+        let group = self.next_group;
+        self.next_group += 1;
+        match decode_group(&self.reader, group, std::mem::take(&mut self.text)) {
+            Ok(text) => {
+                self.text = text;
+                self.position = 0;
+                Ok(true)
+            }
+            Err(message) => Err(self.fail(message)),
+        }
+    }
+
+    /// Remembers a failure: the rows decoded before it stay readable, then every read fails.
+    fn fail(&mut self, message: String) -> io::Error {
+        self.failed = Some(message.clone());
+        self.text.clear();
+        self.position = 0;
+        io::Error::new(io::ErrorKind::InvalidData, message)
+    }
+}
+
+/// The text of row group `group`, written into `text` (cleared first, its room reused).
+fn decode_group(
+    reader: &SerializedFileReader<bytes::Bytes>,
+    group: usize,
+    mut text: Vec<u8>,
+) -> Result<Vec<u8>, String> {
+    text.clear();
+    let failed = |error: &dyn std::fmt::Display| format!("Parquet row group {}: {error}", group + 1);
+    let group_reader = reader.get_row_group(group).map_err(|error| failed(&error))?;
+    let rows = group_reader.get_row_iter(None).map_err(|error| failed(&error))?;
+    for row in rows {
+        let row = row.map_err(|error| failed(&error))?;
+        for (index, (_, value)) in row.get_column_iter().enumerate() {
+            if index > 0 {
+                text.push(b' ');
+            }
+            write_value(&mut text, value);
+        }
+        text.push(b'\n');
+    }
+    Ok(text)
+}
+
+/// One value as AWS writes it in text: numbers in decimal, strings as they are, null as `-`.
+fn write_value(out: &mut Vec<u8>, value: &Field) {
+    let mut number = itoa::Buffer::new();
+    let text: &[u8] = match value {
+        Field::Null => b"-",
+        Field::Str(text) if text.is_empty() => b"-",
+        Field::Str(text) => text.as_bytes(),
+        Field::Bytes(bytes) => bytes.data(),
+        Field::Byte(n) => number.format(*n).as_bytes(),
+        Field::Short(n) => number.format(*n).as_bytes(),
+        Field::Int(n) => number.format(*n).as_bytes(),
+        Field::Long(n) => number.format(*n).as_bytes(),
+        Field::UByte(n) => number.format(*n).as_bytes(),
+        Field::UShort(n) => number.format(*n).as_bytes(),
+        Field::UInt(n) => number.format(*n).as_bytes(),
+        Field::ULong(n) => number.format(*n).as_bytes(),
+        other => {
+            out.extend_from_slice(other.to_string().as_bytes());
+            return;
+        }
+    };
+    out.extend_from_slice(text);
+}
+
+impl Read for ParquetText {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        self.consume(count);
+        Ok(count)
+    }
+}
+
+impl BufRead for ParquetText {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.position >= self.text.len() {
+            if !self.next_group()? {
+                return Ok(&[]);
+            }
+        }
+        Ok(&self.text[self.position..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.text.len());
+    }
+}
+
+/// True when `head` begins like a Parquet file.
+pub fn is_parquet(head: &[u8]) -> bool {
+    head.starts_with(MAGIC)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+    use crate::corpus::parquet::from_text;
+
+    fn text_of(file: Vec<u8>) -> io::Result<String> {
+        let mut text = String::new();
+        ParquetText::new(file)?.read_to_string(&mut text)?;
+        Ok(text)
+    }
+
+    const DEFAULT: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
+2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK
+2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK
+2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA
+2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA
+2 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK
+";
+
+    #[test]
+    fn a_parquet_file_reads_as_the_text_file_aws_would_have_written() {
+        for rows_per_group in [1, 2, 100] {
+            assert_eq!(text_of(from_text(DEFAULT, rows_per_group).unwrap()).unwrap(), DEFAULT);
+        }
+    }
+
+    #[test]
+    fn custom_formats_keep_their_columns_and_order() {
+        let v5 = "version vpc-id subnet-id instance-id interface-id account-id type srcaddr dstaddr srcport dstport pkt-srcaddr pkt-dstaddr protocol bytes packets start end action tcp-flags log-status pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path
+5 vpc-0123456789abcdef0 subnet-0123456789abcdef0 i-0123456789abcdef0 eni-0123456789abcdef0 123456789012 IPv4 10.0.1.5 52.94.76.10 49152 443 10.0.1.5 52.94.76.10 6 5000 10 1700000000 1700000060 ACCEPT 19 OK - S3 egress 8
+";
+        assert_eq!(text_of(from_text(v5, 10).unwrap()).unwrap(), v5);
+        let v7 = "version ecs-cluster-name ecs-cluster-arn ecs-container-instance-id ecs-container-instance-arn ecs-service-name ecs-task-definition-arn ecs-task-id ecs-task-arn ecs-container-id ecs-second-container-id srcaddr dstaddr action log-status
+7 prod arn:aws:ecs:us-east-1:123456789012:cluster/prod 0123abcd arn:aws:ecs:us-east-1:123456789012:container-instance/prod/0123abcd web arn:aws:ecs:us-east-1:123456789012:task-definition/web:3 4567 arn:aws:ecs:us-east-1:123456789012:task/prod/4567 c1 - 10.0.0.1 10.0.0.2 ACCEPT OK
+";
+        assert_eq!(text_of(from_text(v7, 10).unwrap()).unwrap(), v7);
+    }
+
+    #[test]
+    fn a_damaged_file_is_an_error_after_the_row_groups_before_the_damage() {
+        let file = from_text(DEFAULT, 1).unwrap();
+        assert!(is_parquet(&file));
+        let error = text_of(file[..file.len() - 10].to_vec()).unwrap_err();
+        assert!(error.to_string().starts_with("Parquet:"), "{error}");
+        // Damage the pages of the last row group: the first ones still read.
+        let mut damaged = file.clone();
+        let reader = SerializedFileReader::new(bytes::Bytes::from(file.clone())).unwrap();
+        let last = reader.metadata().row_group(reader.num_row_groups() - 1);
+        for column in last.columns() {
+            let (start, length) = column.byte_range();
+            for byte in &mut damaged[start as usize..(start + length) as usize] {
+                *byte = 0xFF;
+            }
+        }
+        let mut text = ParquetText::new(damaged).unwrap();
+        let mut read = String::new();
+        let error = text.read_to_string(&mut read).unwrap_err();
+        assert!(error.to_string().contains("Parquet row group"), "{error}");
+        assert!(DEFAULT.starts_with(&read) && read.lines().count() >= 2, "{read}");
+    }
+}
