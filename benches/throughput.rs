@@ -118,6 +118,32 @@ fn main() {
         }
     }
 
+    // The same flows delivered as Parquet (one file per text file, 5,000 rows per row group):
+    // replay reads them back as the text AWS would have written.
+    let parquet_dir = root.join(format!("flow-parquet-x{scale}"));
+    ensure_parquet_corpus(&flow_dir, &parquet_dir);
+    println!();
+    println!("| workload | program | cores | items/s | vs the same flows as text |");
+    println!("|---|---|---|---|---|");
+    for threads in [cores, 1] {
+        let (mut text_run, mut parquet_run) = (None, None);
+        for _ in 0..repeats.max(1) {
+            keep_fastest(&mut text_run, run_trailhound(&flow_dir, threads == 1));
+            keep_fastest(&mut parquet_run, run_trailhound(&parquet_dir, threads == 1));
+        }
+        let (text_run, parquet_run) = (text_run.unwrap(), parquet_run.unwrap());
+        assert_eq!(text_run.items, parquet_run.items, "both must see every record");
+        for (program, run) in
+            [("trailhound replay, text", &text_run), ("trailhound replay, Parquet", &parquet_run)]
+        {
+            println!(
+                "| VPC flow | {program} | {threads} | {:.0} | {:.2}× |",
+                run.items as f64 / run.seconds,
+                text_run.seconds / run.seconds
+            );
+        }
+    }
+
     let medium = root.join(format!("single-{}/big.json.gz", big_records / 10));
     let big = root.join(format!("single-{big_records}/big.json.gz"));
     ensure_big_file(&medium, big_records / 10);
@@ -164,6 +190,23 @@ fn ensure_corpus(dir: &Path, spec: CorpusSpec) {
     }
     eprintln!("generating {}", dir.display());
     corpus::write_tree(dir, &spec).unwrap();
+}
+
+/// Converts every flow-log file of `text_dir` into a `.log.parquet` file of `parquet_dir`.
+fn ensure_parquet_corpus(text_dir: &Path, parquet_dir: &Path) {
+    if fs::metadata(parquet_dir).is_ok() {
+        return;
+    }
+    eprintln!("generating {}", parquet_dir.display());
+    for file in files(text_dir) {
+        let mut text = String::new();
+        MultiGzDecoder::new(fs::File::open(&file).unwrap()).read_to_string(&mut text).unwrap();
+        let relative =
+            file.strip_prefix(text_dir).unwrap().to_string_lossy().replace(".log.gz", ".log.parquet");
+        let target = parquet_dir.join(relative);
+        fs::create_dir_all(target.parent().unwrap()).unwrap();
+        fs::write(target, corpus::parquet::from_text(&text, 5_000).unwrap()).unwrap();
+    }
 }
 
 fn ensure_big_file(path: &Path, records: usize) {

@@ -124,7 +124,11 @@ const PLACEHOLDER: &str = "CHANGE_THIS";
 const SETUP_REQUIRED: &[&str] = &["region", "bucket", "access_key_id", "secret_access_key"];
 
 /// Default file-name globs of the `dir` source.
-const DIR_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.json", "*.log"];
+const DIR_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.json", "*.log", "*.parquet"];
+
+/// Default file-name globs of the bucket sources: the seed's `*.gz`, and (an extension) the
+/// `.log.parquet` files of flow logs delivered as Parquet.
+const S3_DEFAULT_INCLUSIONS: &[&str] = &["*.gz", "*.parquet"];
 
 /// The key that decrypts `enc:` values, read on first use; and the warnings and notes that
 /// validation gathers besides its problems.
@@ -742,7 +746,7 @@ fn s3_source(fields: &mut Fields<'_>) -> Option<S3Source> {
         exclusion_directories: fields.list(EXCLUSION_DIRECTORIES).unwrap_or_default(),
         data_folder_files_count: fields.small_number(DATA_FOLDER_FILES_COUNT, 100..=1000, 100),
         max_queue_count: fields.small_number(MAX_QUEUE_COUNT, 50_000..=100_000, 50_000),
-        inclusions: fields.globs(INCLUSIONS, &["*.gz"]),
+        inclusions: fields.globs(INCLUSIONS, S3_DEFAULT_INCLUSIONS),
         exclusions: fields.globs(EXCLUSIONS, &[]),
         max_result_count: fields.small_number(MAX_RESULT_COUNT, 1..=100, 100),
         startup_delay_in_seconds: fields.small_number(STARTUP_DELAY_IN_SECONDS, 0..=300, 30),
@@ -829,7 +833,7 @@ fn sqs_source(fields: &mut Fields<'_>) -> Option<SqsSource> {
     let source = SqsSource {
         s3_endpoint,
         log_type,
-        inclusions: fields.globs(INCLUSIONS, &["*.gz"]),
+        inclusions: fields.globs(INCLUSIONS, S3_DEFAULT_INCLUSIONS),
         exclusions: fields.globs(EXCLUSIONS, &[]),
         buckets,
         max_messages: fields.small_number(MAX_MESSAGES, 1..=10, 10),

@@ -132,6 +132,12 @@ impl S3Server {
         self.client.put_object().bucket(BUCKET).key(key).body(body.into()).send().await.unwrap();
     }
 
+    /// Writes an object straight into the server's folder: for keys too long for s3s-fs's
+    /// metadata file names (it names them by the key in base64). It lists without an ETag.
+    pub fn seed(&self, key: &str, body: &[u8]) {
+        super::put(&self._root.path().join(BUCKET), key, body);
+    }
+
     /// The extension keys that point an INI source at this server, with its credentials.
     pub fn ini_connection(&self) -> String {
         format!(

@@ -42,7 +42,7 @@ fn s3_defaults() {
     assert!(s3.exclusion_directories.is_empty());
     assert_eq!(s3.data_folder_files_count, 100);
     assert_eq!(s3.max_queue_count, 50_000);
-    assert_eq!(s3.inclusions, vec!["*.gz"]);
+    assert_eq!(s3.inclusions, vec!["*.gz", "*.parquet"]);
     assert!(s3.exclusions.is_empty());
     assert_eq!(s3.max_result_count, 100);
     assert_eq!(s3.startup_delay_in_seconds, 30);
@@ -553,7 +553,7 @@ fn empty_values_and_optional_placeholders_mean_not_set() {
     );
     let config = ini("awsS3CloudTrail.ini", &text).unwrap();
     let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
-    assert_eq!(s3.inclusions, vec!["*.gz"], "an empty Inclusions takes the default");
+    assert_eq!(s3.inclusions, vec!["*.gz", "*.parquet"], "an empty Inclusions takes the default");
     assert!(s3.exclusions.is_empty() && s3.exclusion_directories.is_empty() && s3.region_folders.is_empty());
     assert_eq!((s3.log_type, s3.file_path.as_str(), s3.depth_to_recurse), (LogType::CloudTrail, "", 1));
     assert!(s3.aws.proxy.is_none());
@@ -570,7 +570,7 @@ fn empty_values_and_optional_placeholders_mean_not_set() {
     let toml = "[[source]]\ntype = \"s3\"\nbucket = \"org-trail\"\nregion = \"us-east-1\"\ninclusions = []\n";
     let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
     let SourceKind::S3(s3) = &config.sources[0].kind else { panic!() };
-    assert_eq!(s3.inclusions, vec!["*.gz"]);
+    assert_eq!(s3.inclusions, vec!["*.gz", "*.parquet"]);
 }
 
 #[test]
@@ -720,7 +720,7 @@ fn the_sqs_source() {
     assert_eq!((sqs.max_receive_count, sqs.parallel_objects, sqs.delete_unrelated), (5, 8, true));
     assert_eq!(
         (sqs.log_type, sqs.inclusions.clone(), sqs.buckets.is_empty()),
-        (None, vec!["*.gz".to_string()], true)
+        (None, vec!["*.gz".to_string(), "*.parquet".to_string()], true)
     );
     assert_eq!(config.sources[0].name, "sqs-1");
 

@@ -74,12 +74,13 @@ pub async fn discover(
         if let Node::Logs = visit.node {
             found.logs_roots.push((visit.prefix.clone(), visit.level));
         }
-        if let Node::Region { account, service, region } = &visit.node {
+        if let Node::Region { account, service, region, hive } = &visit.node {
             found.partitions.push(Partition {
                 prefix: visit.prefix.clone(),
                 account: account.clone(),
                 service: service.to_string(),
                 region: region.clone(),
+                hive: *hive,
             });
             if visit.level > depth {
                 continue;

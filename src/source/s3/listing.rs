@@ -18,6 +18,8 @@ pub struct Partition {
     pub service: String,
     /// The region folder.
     pub region: String,
+    /// True for Hive-compatible day folders (`year=YYYY/month=MM/day=DD/`).
+    pub hive: bool,
 }
 
 /// The last folder name of a common prefix (`a/b/c/` → `c`).
@@ -91,9 +93,14 @@ pub fn days_in_window(now: i64, back_days: u32) -> Vec<Date> {
     days
 }
 
-/// The folder of one day of a partition: `PREFIX/YYYY/MM/DD/`.
+/// The folder of one day of a partition: `PREFIX/YYYY/MM/DD/`, or `PREFIX/year=YYYY/month=MM/day=DD/`
+/// for Hive-compatible prefixes. Hourly partitions (`HH/`, `hour=HH/`) are inside it.
 pub fn day_prefix(partition: &Partition, day: Date) -> String {
-    format!("{}{:04}/{:02}/{:02}/", partition.prefix, day.year(), day.month() as u8, day.day())
+    let (year, month, day) = (day.year(), day.month() as u8, day.day());
+    match partition.hive {
+        true => format!("{}year={year:04}/month={month:02}/day={day:02}/", partition.prefix),
+        false => format!("{}{year:04}/{month:02}/{day:02}/", partition.prefix),
+    }
 }
 
 /// How to list one day folder of a partition.
@@ -139,6 +146,7 @@ mod tests {
             account: "111122223333".into(),
             service: service.into(),
             region: "us-east-1".into(),
+            hive: false,
         }
     }
 

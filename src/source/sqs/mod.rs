@@ -140,8 +140,11 @@ impl Consumer {
             }
             // Backpressure: receive only what there is room to work on; a full sink lane keeps
             // the tasks busy, so nothing more is received and memory does not grow.
+            // Receive in batches: waiting until half the room is free keeps the number of
+            // requests (which SQS bills) near one per `max_messages` messages.
+            let batch = (self.config.max_messages as usize).min(self.config.parallel_objects as usize);
             let room = permits.available_permits().min(self.config.max_messages as usize);
-            if room == 0 {
+            if room == 0 || (room < batch.div_ceil(2) && !running.is_empty()) {
                 if let Some(done) = running.join_next().await {
                     done.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))?;
                 }
@@ -292,7 +295,12 @@ impl Consumer {
             self.context.metrics.pending(key_time);
             let bucket = Bucket::new(self.s3.clone(), &object.bucket, 1, false)
                 .with_metrics(self.context.metrics.clone());
-            let fetched = fetch(&self.name, &bucket, &object.key, self.config.log_type, &self.context).await;
+            // `auto`: from the key layout, then (in the reader) from the content.
+            let log_type = self.config.log_type.or(match decode::classify_key(&object.key) {
+                KeyKind::Log(log_type) => Some(log_type),
+                _ => None,
+            });
+            let fetched = fetch(&self.name, &bucket, &object.key, log_type, &self.context).await;
             let delivered = matches!(&fetched, Fetched::Done(report) if report.outcome == Outcome::Complete);
             self.context.metrics.settled(key_time, delivered.then(now));
             match fetched {
