@@ -308,21 +308,7 @@ async fn sigterm_drains_and_releases_what_it_holds() {
     std::process::Command::new("kill").args(["-TERM", &agent.id().to_string()]).status().unwrap();
     let output = tokio::task::spawn_blocking(move || agent.wait_with_output().unwrap()).await.unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
-    let first: BTreeSet<String> = receiver
-        .accepted()
-        .iter()
-        .flat_map(|r| {
-            r.body
-                .lines()
-                .map(|l| {
-                    serde_json::from_str::<serde_json::Value>(l).unwrap()["event_id"]
-                        .as_str()
-                        .unwrap()
-                        .to_string()
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let first: BTreeSet<String> = receiver.accepted_event_ids();
     assert!(first.len() < expected.len(), "stopped before the end: {first:?}");
     let (visible, in_flight) = moto.counts().await;
     assert_eq!(in_flight, 0, "nothing is left hidden: released or deleted");

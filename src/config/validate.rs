@@ -461,6 +461,19 @@ impl<'a> Fields<'a> {
         globs
     }
 
+    /// `auto` (or unset) as `None`, else a log type.
+    fn auto_log_type(&mut self, key: Key) -> Option<LogType> {
+        let text = self.text(key)?;
+        if text == "auto" {
+            return None;
+        }
+        let log_type = LogType::from_name(&text);
+        if log_type.is_none() {
+            self.complain(key, "allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)");
+        }
+        log_type
+    }
+
     fn log_type(&mut self, key: Key) -> Option<LogType> {
         let text = self.text(key)?;
         if let Some(log_type) = LogType::from_name(&text) {
@@ -708,17 +721,7 @@ fn dir_source(fields: &mut Fields<'_>, base: &Path) -> DirSource {
             Vec::new()
         }
     };
-    let log_type = match fields.text(LOG_TYPE) {
-        None => None,
-        Some(text) if text == "auto" => None,
-        Some(text) => match LogType::from_name(&text) {
-            Some(log_type) => Some(log_type),
-            None => {
-                fields.complain(LOG_TYPE, "allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)");
-                None
-            }
-        },
-    };
+    let log_type = fields.auto_log_type(LOG_TYPE);
     DirSource {
         paths,
         log_type,
@@ -813,17 +816,7 @@ fn sqs_source(fields: &mut Fields<'_>) -> Option<SqsSource> {
     {
         fields.complain(S3_ENDPOINT, "must be an http:// or https:// URL");
     }
-    let log_type = match fields.text(LOG_TYPE) {
-        None => None,
-        Some(text) if text == "auto" => None,
-        Some(text) => match LogType::from_name(&text) {
-            Some(log_type) => Some(log_type),
-            None => {
-                fields.complain(LOG_TYPE, "allowed auto, CloudTrail or VPCFlowLogs (case-sensitive)");
-                None
-            }
-        },
-    };
+    let log_type = fields.auto_log_type(LOG_TYPE);
     let buckets = fields.list(BUCKETS).unwrap_or_default();
     for bucket in &buckets {
         if !valid_bucket_name(bucket) {

@@ -73,6 +73,14 @@ impl HttpReceiver {
         self.requests().into_iter().filter(|r| (200..300).contains(&r.status)).collect()
     }
 
+    /// The `event_id` of every event in the NDJSON bodies of the accepted requests.
+    pub fn accepted_event_ids(&self) -> std::collections::BTreeSet<String> {
+        self.accepted()
+            .iter()
+            .flat_map(|r| r.body.lines().map(super::event_id).collect::<Vec<_>>())
+            .collect()
+    }
+
     fn serve(script: Arc<Script>, pki: Option<&Pki>) -> Self {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();

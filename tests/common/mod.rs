@@ -105,6 +105,12 @@ pub fn encrypt(key_file: &Path, secret: &str) -> (String, String) {
     (token, String::from_utf8(output.stderr).unwrap())
 }
 
+/// The `event_id` of one NDJSON event line.
+pub fn event_id(line: &str) -> String {
+    let event: serde_json::Value = serde_json::from_str(line).expect("an event line is JSON");
+    event["event_id"].as_str().expect("every event has an event_id").to_string()
+}
+
 /// Writes `bytes` at `dir/relative`, creating folders.
 pub fn put(dir: &Path, relative: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(relative);
