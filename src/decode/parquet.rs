@@ -12,7 +12,8 @@
 
 use std::io::{self, BufRead, Read};
 
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::column::reader::ColumnReader;
+use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::record::Field;
 
 /// The magic bytes that begin (and end) every Parquet file.
@@ -74,7 +75,10 @@ impl ParquetText {
     }
 }
 
-/// The text of row group `group`, written into `text` (cleared first, its room reused).
+/// The text of row group `group`, written into `text` (cleared first, its room reused). The
+/// columns AWS writes (INT32, INT64 and strings) are decoded column by column into plain
+/// vectors, then laid out row by row; a file with a column of another type goes through the
+/// crate's row API instead, which allocates for every value.
 fn decode_group(
     reader: &SerializedFileReader<bytes::Bytes>,
     group: usize,
@@ -83,9 +87,93 @@ fn decode_group(
     text.clear();
     let failed = |error: &dyn std::fmt::Display| format!("Parquet row group {}: {error}", group + 1);
     let group_reader = reader.get_row_group(group).map_err(|error| failed(&error))?;
-    let rows = group_reader.get_row_iter(None).map_err(|error| failed(&error))?;
-    for row in rows {
-        let row = row.map_err(|error| failed(&error))?;
+    let rows = usize::try_from(group_reader.metadata().num_rows()).unwrap_or(0);
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let mut columns = Vec::with_capacity(schema.num_columns());
+    for index in 0..schema.num_columns() {
+        let max_level = schema.column(index).max_def_level();
+        let column = group_reader.get_column_reader(index).map_err(|error| failed(&error))?;
+        match read_column(column, rows, max_level).map_err(|error| failed(&error))? {
+            Some(column) => columns.push(column),
+            None => return rows_of(&*group_reader, text).map_err(|error| failed(&error)),
+        }
+    }
+    let mut next = vec![0usize; columns.len()];
+    let mut number = itoa::Buffer::new();
+    for row in 0..rows {
+        for (index, column) in columns.iter().enumerate() {
+            if index > 0 {
+                text.push(b' ');
+            }
+            let present = column.max_level == 0 || column.levels.get(row) == Some(&column.max_level);
+            if !present {
+                text.push(b'-');
+                continue;
+            }
+            let at = next[index];
+            next[index] += 1;
+            let value: &[u8] = match &column.values {
+                Values::Int32(values) => {
+                    number.format(values.get(at).copied().unwrap_or_default()).as_bytes()
+                }
+                Values::Int64(values) => {
+                    number.format(values.get(at).copied().unwrap_or_default()).as_bytes()
+                }
+                Values::Bytes(values) => values.get(at).map_or(&b""[..], |value| value.data()),
+            };
+            text.extend_from_slice(if value.is_empty() { b"-" } else { value });
+        }
+        text.push(b'\n');
+    }
+    Ok(text)
+}
+
+/// One column of a row group: its non-null values, and a definition level per row.
+struct Column {
+    values: Values,
+    levels: Vec<i16>,
+    max_level: i16,
+}
+
+enum Values {
+    Int32(Vec<i32>),
+    Int64(Vec<i64>),
+    Bytes(Vec<parquet::data_type::ByteArray>),
+}
+
+/// Reads every row of one column chunk; `None` for a type AWS does not write.
+fn read_column(column: ColumnReader, rows: usize, max_level: i16) -> parquet::errors::Result<Option<Column>> {
+    fn all<T: parquet::data_type::DataType>(
+        mut reader: parquet::column::reader::ColumnReaderImpl<T>,
+        rows: usize,
+        levels: &mut Vec<i16>,
+    ) -> parquet::errors::Result<Vec<T::T>> {
+        let mut values = Vec::with_capacity(rows);
+        let mut read = 0;
+        while read < rows {
+            let (records, _, _) = reader.read_records(rows - read, Some(levels), None, &mut values)?;
+            if records == 0 {
+                break;
+            }
+            read += records;
+        }
+        Ok(values)
+    }
+    let mut levels = Vec::with_capacity(rows);
+    let values = match column {
+        ColumnReader::Int32ColumnReader(reader) => Values::Int32(all(reader, rows, &mut levels)?),
+        ColumnReader::Int64ColumnReader(reader) => Values::Int64(all(reader, rows, &mut levels)?),
+        ColumnReader::ByteArrayColumnReader(reader) => Values::Bytes(all(reader, rows, &mut levels)?),
+        _ => return Ok(None),
+    };
+    Ok(Some(Column { values, levels, max_level }))
+}
+
+/// The text of a row group through the crate's row API (any column type).
+fn rows_of(group: &dyn RowGroupReader, mut text: Vec<u8>) -> parquet::errors::Result<Vec<u8>> {
+    text.clear();
+    for row in group.get_row_iter(None)? {
+        let row = row?;
         for (index, (_, value)) in row.get_column_iter().enumerate() {
             if index > 0 {
                 text.push(b' ');
