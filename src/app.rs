@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checkpoint::CheckpointStore;
 use crate::config::{CloudTrailApiSource, Config, DirSource, S3Source, SourceConfig, SourceKind, SqsSource};
+use crate::normalize::filter::Filter;
 use crate::sink::{Sink, SinkContext, fanout};
 use crate::source::object::BATCH_SIZE;
 use crate::source::{self, SourceContext};
@@ -58,7 +59,7 @@ pub struct RunReport {
 pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunReport> {
     let queue_batches = queue_batches(&config);
     let runnable = config.sources.into_iter().map(runnable).collect::<anyhow::Result<Vec<_>>>()?;
-    let needs_store = runnable.iter().any(|source| !matches!(source, Runnable::Dir(..)));
+    let needs_store = runnable.iter().any(|(source, _)| !matches!(source, Runnable::Dir(..)));
     let store = match needs_store {
         true => Some(Arc::new(CheckpointStore::open(&options.state_dir)?)),
         false => None,
@@ -93,15 +94,18 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
 
     let (out, workers) = fanout::start(sinks, queue_batches, &stats, &telemetry, stop_sources.clone());
     let mut sources = JoinSet::new();
-    for source in runnable {
-        let judged_from = source::now() + source.startup_delay_seconds();
-        let metrics = telemetry.source(source.name(), source.poll_interval_seconds(), judged_from);
+    for (runnable, filter) in runnable {
+        let judged_from = source::now() + runnable.startup_delay_seconds();
+        let metrics =
+            telemetry.source(runnable.name(), runnable.poll_interval_seconds(), judged_from, filter.clone());
         let context = SourceContext {
             out: out.clone(),
             shutdown: stop_sources.clone(),
             stats: Arc::clone(&stats),
             metrics,
+            filter,
         };
+        let source = runnable;
         match source {
             Runnable::Dir(name, dir) => sources.spawn(async move {
                 let label = name.clone();
@@ -200,13 +204,14 @@ impl Runnable {
     }
 }
 
-fn runnable(source: SourceConfig) -> anyhow::Result<Runnable> {
-    match source.kind {
-        SourceKind::Dir(dir) => Ok(Runnable::Dir(source.name, dir)),
-        SourceKind::S3(s3) => Ok(Runnable::S3(source.name, s3)),
-        SourceKind::CloudTrailApi(api) => Ok(Runnable::CloudTrailApi(source.name, api)),
-        SourceKind::Sqs(sqs) => Ok(Runnable::Sqs(source.name, sqs)),
-    }
+fn runnable(source: SourceConfig) -> anyhow::Result<(Runnable, Option<Arc<Filter>>)> {
+    let runnable = match source.kind {
+        SourceKind::Dir(dir) => Runnable::Dir(source.name, dir),
+        SourceKind::S3(s3) => Runnable::S3(source.name, s3),
+        SourceKind::CloudTrailApi(api) => Runnable::CloudTrailApi(source.name, api),
+        SourceKind::Sqs(sqs) => Runnable::Sqs(source.name, sqs),
+    };
+    Ok((runnable, source.filter))
 }
 
 /// Batches each sink's lane can hold: the smallest `max_queue_count` of the sources, in batches.

@@ -212,6 +212,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 name: "replay".into(),
                 file: PathBuf::from("(command line)"),
                 kind: SourceKind::Dir(dir),
+                filter: None,
             };
             let options =
                 RunOptions { progress: !quiet, once: true, sweep: false, state_dir: PathBuf::new(), listen };
@@ -499,10 +500,19 @@ fn show_state(config: &Config, state_dir: &std::path::Path) -> anyhow::Result<()
 }
 
 fn run_pipeline(config: Config, options: RunOptions, quiet: bool) -> anyhow::Result<ExitCode> {
+    let filters: Vec<_> = config
+        .sources
+        .iter()
+        .filter_map(|source| source.filter.clone().map(|filter| (source.name.clone(), filter)))
+        .collect();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(app::run(config, options))?;
     if !quiet {
         eprintln!("{}", report.stats.summary(report.elapsed));
+        for (name, filter) in filters {
+            let counts: Vec<String> = filter.counts().iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+            eprintln!("source {name:?} filters: {}", counts.join(", "));
+        }
     }
     if report.stats.saw_bad_input() {
         return Ok(ExitCode::from(EXIT_BAD_INPUT));

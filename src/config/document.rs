@@ -24,7 +24,8 @@ pub(crate) enum RawValue {
     Float(f64),
     Bool(bool),
     List(Vec<RawValue>),
-    Table,
+    /// An inline or nested table: its members in file order.
+    Table(Vec<(String, RawValue)>),
 }
 
 impl fmt::Display for RawValue {
@@ -38,7 +39,7 @@ impl fmt::Display for RawValue {
                 let shown: Vec<String> = items.iter().map(ToString::to_string).collect();
                 write!(f, "[{}]", shown.join(", "))
             }
-            RawValue::Table => f.write_str("{table}"),
+            RawValue::Table(_) => f.write_str("{table}"),
         }
     }
 }

@@ -64,6 +64,8 @@ pub struct SourceConfig {
     pub file: PathBuf,
     /// What it reads.
     pub kind: SourceKind,
+    /// Its `[[source.drop]]` and `[[source.keep]]` rules, if it has any.
+    pub filter: Option<std::sync::Arc<crate::normalize::filter::Filter>>,
 }
 
 /// The kinds of source (design.md §5).

@@ -120,7 +120,9 @@ fn convert(value: &DeValue<'_>) -> RawValue {
         DeValue::Boolean(flag) => RawValue::Bool(*flag),
         DeValue::Datetime(moment) => RawValue::Text(moment.to_string()),
         DeValue::Array(items) => RawValue::List(items.iter().map(|item| convert(item.get_ref())).collect()),
-        DeValue::Table(_) => RawValue::Table,
+        DeValue::Table(table) => RawValue::Table(
+            table.iter().map(|(key, value)| (key.get_ref().to_string(), convert(value.get_ref()))).collect(),
+        ),
     }
 }
 

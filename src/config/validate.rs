@@ -18,6 +18,7 @@ use super::{
 };
 use crate::decode::LogType;
 use crate::decode::layout::{self, Node};
+use crate::normalize::filter::{self, Filter, Rule};
 
 /// A key's two spellings.
 #[derive(Clone, Copy, Debug)]
@@ -110,6 +111,8 @@ const VISIBILITY_TIMEOUT_SECONDS: Key = key("visibility_timeout_seconds", "Visib
 const MAX_RECEIVE_COUNT: Key = key("max_receive_count", "MaxReceiveCount");
 const PARALLEL_OBJECTS: Key = key("parallel_objects", "ParallelObjects");
 const DELETE_UNRELATED: Key = key("delete_unrelated", "DeleteUnrelated");
+const DROP: Key = key("drop", "Drop");
+const KEEP: Key = key("keep", "Keep");
 const UNREADY_AFTER_SECONDS: Key = key("unready_after_seconds", "UnreadyAfterSeconds");
 
 /// Keys whose values are never echoed in a problem.
@@ -461,6 +464,68 @@ impl<'a> Fields<'a> {
         globs
     }
 
+    /// The `[[source.drop]]` or `[[source.keep]]` tables of a source reading `log_type` (`None`:
+    /// either): each `match = { field = value, … }`, every field known, every value usable.
+    fn rules(&mut self, key: Key, log_type: Option<LogType>) -> Vec<Rule> {
+        let Some(entry) = self.take(key) else { return Vec::new() };
+        let RawValue::List(tables) = &entry.value else {
+            self.report(key, Some(entry), format!("must be written as [[source.{}]] tables", key.toml));
+            return Vec::new();
+        };
+        let mut rules = Vec::new();
+        for (index, table) in tables.iter().enumerate() {
+            let label = format!("{}[{}]", key.toml, index + 1);
+            let RawValue::Table(members) = table else {
+                self.report(key, Some(entry), format!("{label}: must be a table with `match = {{ … }}`"));
+                continue;
+            };
+            for (name, _) in members.iter().filter(|(name, _)| name != "match") {
+                self.report(
+                    key,
+                    Some(entry),
+                    format!("{label}: unknown key {name:?} (a rule is `match = {{ field = value, … }}`)"),
+                );
+            }
+            let Some((_, RawValue::Table(matches))) = members.iter().find(|(name, _)| name == "match") else {
+                self.report(key, Some(entry), format!("{label}: needs `match = {{ field = value, … }}`"));
+                continue;
+            };
+            if matches.is_empty() {
+                self.report(key, Some(entry), format!("{label}: an empty match holds for every event"));
+                continue;
+            }
+            let mut conditions = Vec::new();
+            for (field, value) in matches {
+                if let Err(message) = filter::check_field(field, log_type) {
+                    self.report(key, Some(entry), format!("{label}: {message}"));
+                    continue;
+                }
+                let values = match value {
+                    RawValue::List(values) if !values.is_empty() => values.iter().collect(),
+                    RawValue::List(_) => {
+                        self.report(
+                            key,
+                            Some(entry),
+                            format!("{label}: {field}: an empty list matches nothing"),
+                        );
+                        continue;
+                    }
+                    value => vec![value],
+                };
+                let mut atoms = Vec::new();
+                for value in values {
+                    match atom(field, value) {
+                        Ok(atom) => atoms.push(atom),
+                        Err(message) => self.report(key, Some(entry), format!("{label}: {field}: {message}")),
+                    }
+                }
+                conditions.push(filter::Condition { field: field.clone(), atoms });
+            }
+            rules.push(Rule { label, conditions });
+        }
+        rules
+    }
+
     /// `auto` (or unset) as `None`, else a log type.
     fn auto_log_type(&mut self, key: Key) -> Option<LogType> {
         let text = self.text(key)?;
@@ -512,6 +577,22 @@ impl<'a> Fields<'a> {
                 message,
             });
         }
+    }
+}
+
+/// One value of a filter condition: a glob (or, on an address field, a CIDR block), a whole
+/// number or a boolean.
+fn atom(field: &str, value: &RawValue) -> Result<filter::Atom, String> {
+    match value {
+        RawValue::Text(text) => match filter::cidr(field, text) {
+            Some(block) => block,
+            None => globset::Glob::new(text)
+                .map(|glob| filter::Atom::Glob(glob.compile_matcher()))
+                .map_err(|error| format!("invalid glob {text:?}: {}", error.kind())),
+        },
+        RawValue::Integer(number) => Ok(filter::Atom::Number(*number)),
+        RawValue::Bool(flag) => Ok(filter::Atom::Bool(*flag)),
+        other => Err(format!("{other} is not a text, a whole number, a boolean or a list of them")),
     }
 }
 
@@ -630,8 +711,11 @@ fn source_from_toml(
     let kind = match source_type.as_str() {
         "ini" => {
             let path = base.join(fields.required(PATH)?);
+            let filter = source_filter(&mut fields, None);
             fields.finish();
-            return load_ini_source(&path, name, section, keys, problems);
+            let mut source = load_ini_source(&path, name, section, keys, problems)?;
+            source.filter = filter;
+            return Some(source);
         }
         "dir" => Some(SourceKind::Dir(dir_source(&mut fields, base))),
         "s3" => s3_source(&mut fields).map(|s3| SourceKind::S3(Box::new(s3))),
@@ -644,10 +728,25 @@ fn source_from_toml(
             return None;
         }
     };
+    let log_type = match &kind {
+        Some(SourceKind::S3(s3)) => Some(s3.log_type),
+        Some(SourceKind::Sqs(sqs)) => sqs.log_type,
+        Some(SourceKind::Dir(dir)) => dir.log_type,
+        Some(SourceKind::CloudTrailApi(_)) => Some(LogType::CloudTrail),
+        None => None,
+    };
+    let filter = source_filter(&mut fields, log_type);
     fields.finish();
     let kind = kind?;
     let name = name.unwrap_or_else(|| format!("{}-{ordinal}", kind.type_name()));
-    Some(SourceConfig { name, file: section.file.clone(), kind })
+    Some(SourceConfig { name, file: section.file.clone(), kind, filter })
+}
+
+/// The drop and keep rules of a source, when it has any.
+fn source_filter(fields: &mut Fields<'_>, log_type: Option<LogType>) -> Option<std::sync::Arc<Filter>> {
+    let drop = fields.rules(DROP, log_type);
+    let keep = fields.rules(KEEP, log_type);
+    (!drop.is_empty() || !keep.is_empty()).then(|| std::sync::Arc::new(Filter::new(drop, keep)))
 }
 
 fn load_ini_source(
@@ -708,7 +807,7 @@ pub(super) fn source_from_ini(
     let kind = kind?;
     let stem = section.file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let name = name.or(ini_name).unwrap_or(stem);
-    Some(SourceConfig { name, file: section.file.clone(), kind })
+    Some(SourceConfig { name, file: section.file.clone(), kind, filter: None })
 }
 
 fn dir_source(fields: &mut Fields<'_>, base: &Path) -> DirSource {

@@ -12,6 +12,7 @@
 //! `Records`), empty files, and several documents one after another (concatenated gzip members).
 
 mod fields;
+pub mod paths;
 
 use std::io::{self, BufRead};
 

@@ -342,6 +342,39 @@ pub(crate) fn flag_at(
     Ok(end)
 }
 
+/// A scalar value read where a filter asked for one; containers are only skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scalar {
+    /// A string (its span in the scanned slice).
+    Text(Span),
+    /// A number, as written (its byte range).
+    Number(usize, usize),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// An object or an array.
+    Container,
+}
+
+/// The value at `at` as a [`Scalar`], and the offset after it.
+pub(crate) fn scalar_at(bytes: &[u8], at: usize, depth: u32) -> Result<(Scalar, usize), ScanError> {
+    let (start, byte) = peek_at(bytes, at)?;
+    match byte {
+        b'"' => {
+            let span = string_at(bytes, start)?;
+            Ok((Scalar::Text(span), span.end() + 1))
+        }
+        b't' | b'f' => Ok((Scalar::Bool(byte == b't'), literal_end(bytes, start)?)),
+        b'n' => Ok((Scalar::Null, literal_end(bytes, start)?)),
+        b'{' | b'[' => Ok((Scalar::Container, skip_value_at(bytes, start, depth)?)),
+        _ => {
+            let end = number_end(bytes, start)?;
+            Ok((Scalar::Number(start, end), end))
+        }
+    }
+}
+
 // Every routine takes the offset to read at by value and returns where it stopped, so that the
 // cursor stays in a register. Threaded through a `&mut` cursor object (the earlier design: a call
 // and a callback per level and per member), it went to memory and back around every call.

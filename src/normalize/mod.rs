@@ -14,6 +14,7 @@
 
 mod batch;
 pub mod cloudtrail;
+pub mod filter;
 mod json;
 mod time_text;
 pub mod vpc_flow;

@@ -112,7 +112,8 @@ fn read_file(job: &FileJob, context: &SourceContext, name: &str) -> Outcome {
         }
         context.out.send(Batch { events, receipt: None }).map_err(|_| Stopped)
     };
-    let report = object::ingest(file, &object_context, job.log_type, &context.stats, &mut emit);
+    let filter = context.filter.as_deref();
+    let report = object::ingest(file, &object_context, job.log_type, filter, &context.stats, &mut emit);
     context.metrics.input_bytes(size);
     report.count(&context.metrics);
     report.outcome

@@ -54,7 +54,9 @@ pub async fn fetch(
             let batch = Batch { events, receipt: Some(receipts.next()) };
             context_owned.out.send(batch).map_err(|_| Stopped)
         };
-        object::ingest(std::io::Cursor::new(body), &object_context, log_type, &context_owned.stats, &mut emit)
+        let filter = context_owned.filter.as_deref();
+        let body = std::io::Cursor::new(body);
+        object::ingest(body, &object_context, log_type, filter, &context_owned.stats, &mut emit)
     });
     let report = ingest.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
     if report.outcome == Outcome::Stopped || acknowledgement.outcome().await == Delivery::Failed {

@@ -63,4 +63,6 @@ pub struct SourceContext {
     pub stats: Arc<Stats>,
     /// This source's metrics and readiness.
     pub metrics: SourceMetrics,
+    /// Its drop and keep rules, if it has any.
+    pub filter: Option<Arc<crate::normalize::filter::Filter>>,
 }

@@ -10,10 +10,12 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 
 use crate::decode::cloudtrail::{DocumentKind, RecordReader};
+use crate::decode::json_scan::Scalar;
 use crate::decode::parquet::ParquetText;
 use crate::decode::vpc_flow::FlowReader;
 use crate::decode::{self, LogType};
 use crate::normalize::cloudtrail::normalize_fields;
+use crate::normalize::filter::{Decision, Filter, flow_name};
 use crate::normalize::vpc_flow::FlowNormalizer;
 use crate::normalize::{EventBatch, ObjectContext};
 use crate::telemetry::{ObjectEnd, SourceMetrics, Stats};
@@ -75,6 +77,8 @@ pub struct ObjectReport {
     pub events: u64,
     /// Records or lines reported and skipped.
     pub bad_items: u64,
+    /// Records or lines the source's filters left out.
+    pub filtered: u64,
 }
 
 impl ObjectReport {
@@ -101,11 +105,14 @@ pub fn ingest<R: Read + Send + 'static>(
     raw: R,
     context: &ObjectContext,
     log_type: Option<LogType>,
+    filter: Option<&Filter>,
     stats: &Arc<Stats>,
     emit: &mut dyn FnMut(EventBatch) -> Result<(), Stopped>,
 ) -> ObjectReport {
     let batch = EventBatch::with_capacity(BATCH_SIZE, FIRST_BATCH_BYTES);
-    let mut run = Ingest { context, stats, emit, batch, events: 0, bad_items: 0 };
+    let scratch = vec![None; filter.map_or(0, |filter| filter.fields().len())];
+    let mut run =
+        Ingest { context, stats, emit, batch, events: 0, bad_items: 0, filter, filtered: 0, scratch };
     let counted = CountingRead { inner: raw, stats: Arc::clone(stats) };
     let opened = match decode::open(counted) {
         Ok(opened) => opened,
@@ -157,6 +164,10 @@ struct Ingest<'a> {
     batch: EventBatch,
     events: u64,
     bad_items: u64,
+    filter: Option<&'a Filter>,
+    filtered: u64,
+    /// Room for the values the filter reads from a record.
+    scratch: Vec<Option<Scalar>>,
 }
 
 impl Ingest<'_> {
@@ -166,6 +177,14 @@ impl Ingest<'_> {
             match records.next_record() {
                 Ok(None) => break,
                 Ok(Some(record)) => {
+                    if let Some(filter) = self.filter {
+                        // The record's syntax was checked: the walk cannot fail on it.
+                        let decision = filter.decide_record(record.text.as_bytes(), &mut self.scratch);
+                        if !matches!(decision, Ok(Decision::Pass)) {
+                            self.filtered += 1;
+                            continue;
+                        }
+                    }
                     normalize_fields(self.context, record.index, record.text, record.fields, &mut self.batch)
                 }
                 Err(error) if error.is_fatal() => return Outcome::Failed(error.to_string()),
@@ -189,6 +208,8 @@ impl Ingest<'_> {
     fn vpc_flow(&mut self, reader: impl BufRead) -> Outcome {
         let mut lines = FlowReader::new(reader);
         let mut normalizer: Option<FlowNormalizer> = None;
+        // Where each of the filter's fields is in this file's lines.
+        let mut columns: Option<Vec<Option<usize>>> = None;
         loop {
             let line = match lines.next_line() {
                 Ok(None) => break,
@@ -199,6 +220,20 @@ impl Ingest<'_> {
                     continue;
                 }
             };
+            if let Some(filter) = self.filter {
+                let columns = columns.get_or_insert_with(|| {
+                    let header = line.fields();
+                    filter
+                        .fields()
+                        .iter()
+                        .map(|field| header.iter().position(|h| *h == flow_name(field)))
+                        .collect()
+                });
+                if filter.decide_line(|slot| columns[slot].map(|index| line.value(index))) != Decision::Pass {
+                    self.filtered += 1;
+                    continue;
+                }
+            }
             let normalizer = normalizer.get_or_insert_with(|| FlowNormalizer::new(line.fields()));
             if let Err(error) = normalizer.normalize(self.context, &line, &mut self.batch) {
                 self.bad_item(&error);
@@ -258,7 +293,14 @@ impl Ingest<'_> {
         if let Some(counter) = counter {
             Stats::add(counter, 1);
         }
-        ObjectReport { outcome, log_type, events: self.events, bad_items: self.bad_items }
+        Stats::add(&self.stats.events_filtered, self.filtered);
+        ObjectReport {
+            outcome,
+            log_type,
+            events: self.events,
+            bad_items: self.bad_items,
+            filtered: self.filtered,
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use super::health::Health;
 use crate::decode::LogType;
+use crate::normalize::filter::Filter;
 
 /// Buckets of the delivery delay, in seconds: a minute to a week.
 const DELAY_BUCKETS: &[f64] = &[
@@ -141,11 +142,13 @@ pub struct SourceMetrics {
     /// Key times (Unix seconds) of the objects or windows known and not yet delivered, counted.
     pending: Arc<Mutex<BTreeMap<i64, usize>>>,
     health: Health,
+    /// The source's drop and keep rules, whose counts are shown at each scrape.
+    filter: Option<Arc<Filter>>,
 }
 
 impl SourceMetrics {
     /// The handle of source `name`, whose readiness `health` tracks.
-    pub(super) fn new(name: &str, health: Health) -> Self {
+    pub(super) fn new(name: &str, health: Health, filter: Option<Arc<Filter>>) -> Self {
         let source = name.to_string();
         SourceMetrics {
             cloudtrail_events: counter!("trailhound_events_total", "source" => source.clone(), "log_type" => "CloudTrail"),
@@ -158,6 +161,7 @@ impl SourceMetrics {
             pending: Arc::default(),
             name: name.into(),
             health,
+            filter,
         }
     }
 
@@ -250,10 +254,16 @@ impl SourceMetrics {
         self.lock().clear();
     }
 
-    /// Sets the lag gauge for `now`; called before every scrape.
+    /// Sets the lag gauge for `now`, and the filters' counts; called before every scrape.
     pub fn refresh(&self, now: i64) {
         let oldest = self.lock().keys().next().copied();
         self.lag.set(oldest.map_or(0.0, |oldest| (now - oldest).max(0) as f64));
+        if let Some(filter) = &self.filter {
+            for (rule, count) in filter.counts() {
+                counter!("trailhound_filtered_events_total", "source" => self.name.to_string(), "rule" => rule)
+                    .absolute(count);
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, usize>> {

@@ -40,6 +40,8 @@ pub struct Stats {
     pub events_delivered: AtomicU64,
     /// Events a sink's receiver refused for good, kept in a dead-letter file.
     pub events_rejected: AtomicU64,
+    /// Records or lines the sources' filters left out.
+    pub events_filtered: AtomicU64,
     /// Bytes read as stored (compressed).
     pub bytes_read: AtomicU64,
     /// Bytes after decompression.
@@ -71,6 +73,10 @@ impl Stats {
         let rejected = match Self::get(&self.events_rejected) {
             0 => String::new(),
             n => format!(" ({n} rejected by a sink, kept in STATE_DIR/rejected)"),
+        };
+        let rejected = match Self::get(&self.events_filtered) {
+            0 => rejected,
+            n => format!("{rejected} ({n} left out by filters)"),
         };
         format!(
             "{} objects ({} skipped, {} failed), {} events{}, {} bad records/lines, {} read ({} decompressed) in {:.2} s: {:.0} events/s, {:.1} MB/s",

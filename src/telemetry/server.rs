@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::health::{Health, Status};
 use super::metrics::{SinkMetrics, SourceMetrics};
+use crate::normalize::filter::Filter;
 
 /// Where every source and sink of a run reports: metrics and readiness.
 pub struct Telemetry {
@@ -68,12 +69,19 @@ impl Telemetry {
         }))
     }
 
-    /// The handle of a source that polls every `interval_seconds` (0 for one that reads once).
-    pub fn source(&self, name: &str, interval_seconds: i64, now: i64) -> SourceMetrics {
+    /// The handle of a source that polls every `interval_seconds` (0 for one that reads once),
+    /// with its drop and keep rules, whose counts the metrics show.
+    pub fn source(
+        &self,
+        name: &str,
+        interval_seconds: i64,
+        now: i64,
+        filter: Option<Arc<Filter>>,
+    ) -> SourceMetrics {
         if interval_seconds > 0 {
             self.health.source(name, interval_seconds, now);
         }
-        let metrics = SourceMetrics::new(name, self.health.clone());
+        let metrics = SourceMetrics::new(name, self.health.clone(), filter);
         self.sources.lock().unwrap_or_else(|poison| poison.into_inner()).push(metrics.clone());
         metrics
     }

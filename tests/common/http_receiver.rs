@@ -75,10 +75,7 @@ impl HttpReceiver {
 
     /// The `event_id` of every event in the NDJSON bodies of the accepted requests.
     pub fn accepted_event_ids(&self) -> std::collections::BTreeSet<String> {
-        self.accepted()
-            .iter()
-            .flat_map(|r| r.body.lines().map(super::event_id).collect::<Vec<_>>())
-            .collect()
+        self.accepted().iter().flat_map(|r| r.body.lines().map(super::event_id).collect::<Vec<_>>()).collect()
     }
 
     fn serve(script: Arc<Script>, pki: Option<&Pki>) -> Self {
