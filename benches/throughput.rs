@@ -144,6 +144,36 @@ fn main() {
         }
     }
 
+    // The same CloudTrail replay through `run` with a dir source, without and with five drop
+    // rules that every record is checked against (and that drop none of them).
+    println!();
+    println!("| workload | program | cores | items/s | vs no rules |");
+    println!("|---|---|---|---|---|");
+    let work = tempfile::tempdir().unwrap();
+    let rules = "[[source.drop]]\nmatch = { eventSource = \"kms.amazonaws.com\", eventName = [\"Decrypt\", \"GenerateDataKey*\"] }\n\
+        [[source.drop]]\nmatch = { \"userIdentity.invokedBy\" = \"*.example.com\", readOnly = true }\n\
+        [[source.drop]]\nmatch = { eventName = \"Nothing*\" }\n\
+        [[source.drop]]\nmatch = { sourceIPAddress = \"203.0.113.0/24\" }\n\
+        [[source.drop]]\nmatch = { \"userIdentity.type\" = \"NoSuchType\", awsRegion = [\"xx-1\", \"xx-2\"] }\n";
+    for threads in [cores, 1] {
+        let (mut plain_run, mut rules_run) = (None, None);
+        for _ in 0..repeats.max(1) {
+            keep_fastest(&mut plain_run, run_with_config(work.path(), &cloudtrail_dir, "", threads == 1));
+            keep_fastest(&mut rules_run, run_with_config(work.path(), &cloudtrail_dir, rules, threads == 1));
+        }
+        let (plain_run, rules_run) = (plain_run.unwrap(), rules_run.unwrap());
+        assert_eq!(plain_run.items, rules_run.items, "the rules drop nothing");
+        for (program, run) in
+            [("trailhound run, no rules", &plain_run), ("trailhound run, five drop rules", &rules_run)]
+        {
+            println!(
+                "| CloudTrail | {program} | {threads} | {:.0} | {:.2}× |",
+                run.items as f64 / run.seconds,
+                plain_run.seconds / run.seconds
+            );
+        }
+    }
+
     let medium = root.join(format!("single-{}/big.json.gz", big_records / 10));
     let big = root.join(format!("single-{big_records}/big.json.gz"));
     ensure_big_file(&medium, big_records / 10);
@@ -308,6 +338,20 @@ fn reference_flow(path: &Path) -> u64 {
 fn run_trailhound(path: &Path, one_core: bool) -> Measure {
     let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
     command.arg("replay").arg(path).stdout(Stdio::null());
+    measure_trailhound(command)
+}
+
+/// `trailhound run --once` of a dir source over `corpus` with `rules` (TOML drop tables), output
+/// to /dev/null.
+fn run_with_config(work: &Path, corpus: &Path, rules: &str, one_core: bool) -> Measure {
+    let config = work.join(format!("run-{}.toml", rules.len()));
+    fs::write(
+        &config,
+        format!("[[source]]\ntype = \"dir\"\nname = \"bench\"\npath = \"{}\"\n{rules}\n[[sink]]\ntype = \"stdout\"\n", corpus.display()),
+    )
+    .unwrap();
+    let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
+    command.args(["run", "--once", "--config"]).arg(&config).stdout(Stdio::null());
     measure_trailhound(command)
 }
 
