@@ -495,6 +495,11 @@ fn show_state(config: &Config, state_dir: &std::path::Path) -> anyhow::Result<()
         if let Some((at, error)) = &summary.last_error {
             println!("  last error: {} {error}", time(*at));
         }
+        if !summary.filtered.is_empty() {
+            let counts: Vec<String> =
+                summary.filtered.iter().map(|(rule, n)| format!("{rule} {n}")).collect();
+            println!("  left out by filters: {}", counts.join(", "));
+        }
     }
     Ok(())
 }

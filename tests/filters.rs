@@ -157,4 +157,9 @@ async fn an_object_whose_every_event_is_dropped_is_still_checkpointed() {
         "{}",
         state.stdout
     );
+    assert!(
+        state.stdout.contains("left out by filters: drop[1] 1"),
+        "counted once per event: {}",
+        state.stdout
+    );
 }

@@ -73,6 +73,8 @@ pub struct SourceSummary {
     pub last_poll: Option<(i64, Option<i64>)>,
     /// The last error and when it happened.
     pub last_error: Option<(i64, String)>,
+    /// Events its filters left out, per rule, since the store was made.
+    pub filtered: Vec<(String, u64)>,
 }
 
 /// The store could not be opened, read or written.

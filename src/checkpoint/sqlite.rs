@@ -29,6 +29,12 @@ CREATE TABLE IF NOT EXISTS processed (
     PRIMARY KEY (source, key, etag)
 );
 CREATE INDEX IF NOT EXISTS processed_by_age ON processed (source, key_time);
+CREATE TABLE IF NOT EXISTS filtered (
+    source TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (source, rule)
+);
 CREATE TABLE IF NOT EXISTS polls (
     source TEXT PRIMARY KEY,
     started INTEGER NOT NULL,
@@ -178,6 +184,24 @@ impl CheckpointStore {
         })
     }
 
+    /// Adds to the counts of events a source's filters left out, per rule.
+    pub fn add_filtered(&self, source: &str, counts: &[(String, u64)]) -> Result<(), CheckpointError> {
+        if counts.iter().all(|(_, n)| *n == 0) {
+            return Ok(());
+        }
+        self.write(|db| {
+            let transaction = db.transaction()?;
+            for (rule, events) in counts.iter().filter(|(_, n)| *n > 0) {
+                transaction.execute(
+                    "INSERT INTO filtered (source, rule, events) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source, rule) DO UPDATE SET events = events + excluded.events",
+                    params![source, rule, i64::try_from(*events).unwrap_or(i64::MAX)],
+                )?;
+            }
+            transaction.commit()
+        })
+    }
+
     /// Remembers objects, all in one transaction.
     pub fn record(&self, source: &str, objects: &[ProcessedObject], now: i64) -> Result<(), CheckpointError> {
         self.write(|db| {
@@ -256,7 +280,8 @@ impl CheckpointStore {
         self.with(|db| {
             let mut names: Vec<String> = db
                 .prepare(
-                    "SELECT source FROM watermarks UNION SELECT source FROM processed UNION SELECT source FROM polls",
+                    "SELECT source FROM watermarks UNION SELECT source FROM processed UNION SELECT source FROM polls \
+                     UNION SELECT source FROM filtered",
                 )?
                 .query_map([], |row| row.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
@@ -297,7 +322,12 @@ fn summary(db: &Connection, source: String) -> rusqlite::Result<SourceSummary> {
         .optional()?;
     let last_poll = poll.as_ref().map(|(started, finished, _, _)| (*started, *finished));
     let last_error = poll.and_then(|(_, _, error, at)| Some((at?, error?)));
+    let filtered = db
+        .prepare_cached("SELECT rule, events FROM filtered WHERE source = ?1 ORDER BY rule")?
+        .query_map([&source], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?.unsigned_abs())))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(SourceSummary {
+        filtered,
         source,
         oldest_watermark: oldest,
         newest_watermark: newest,

@@ -70,6 +70,8 @@ pub struct Filter {
     paths: PathTree,
     dropped: Vec<AtomicU64>,
     not_kept: AtomicU64,
+    /// The counts already saved in the state store, in the order of [`Filter::counts`].
+    saved: std::sync::Mutex<Vec<u64>>,
 }
 
 /// The top-level members of a CloudTrail record (events and Insights).
@@ -250,7 +252,16 @@ impl Filter {
             .collect();
         let paths = PathTree::new(&fields.iter().map(String::as_str).collect::<Vec<_>>());
         let dropped = drop.iter().map(|_| AtomicU64::new(0)).collect();
-        Filter { drop, keep, fields, slots, paths, dropped, not_kept: AtomicU64::new(0) }
+        Filter {
+            drop,
+            keep,
+            fields,
+            slots,
+            paths,
+            dropped,
+            not_kept: AtomicU64::new(0),
+            saved: Default::default(),
+        }
     }
 
     /// The distinct fields the rules look at, in slot order.
@@ -316,6 +327,19 @@ impl Filter {
             counts.push(("not kept".to_string(), self.not_kept.load(Ordering::Relaxed)));
         }
         counts
+    }
+
+    /// What the counts grew by since the last call, per rule: what a source adds to the counts
+    /// in its state store.
+    pub fn take_unsaved(&self) -> Vec<(String, u64)> {
+        let counts = self.counts();
+        let mut saved = self.saved.lock().unwrap_or_else(|poison| poison.into_inner());
+        saved.resize(counts.len(), 0);
+        counts
+            .into_iter()
+            .zip(saved.iter_mut())
+            .map(|((rule, count), saved)| (rule, count - std::mem::replace(saved, count)))
+            .collect()
     }
 
     /// The label of drop rule `index`.

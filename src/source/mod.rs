@@ -43,6 +43,20 @@ pub(crate) fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+impl SourceContext {
+    /// Adds what the source's filters left out since the last call to its state store.
+    pub(crate) async fn save_filtered(
+        &self,
+        store: &Arc<crate::checkpoint::CheckpointStore>,
+        source: &str,
+    ) -> Result<(), crate::checkpoint::CheckpointError> {
+        let Some(filter) = &self.filter else { return Ok(()) };
+        let counts = filter.take_unsaved();
+        let (store, source) = (Arc::clone(store), source.to_string());
+        blocking(move || store.add_filtered(&source, &counts)).await
+    }
+}
+
 /// How a polling source runs.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RunMode {

@@ -275,6 +275,7 @@ impl RegionPoller {
             store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
+        self.context.save_filtered(&self.store, &self.name).await?;
         if problem.is_none() {
             metrics.settled(start, None);
         }

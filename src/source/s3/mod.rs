@@ -154,6 +154,7 @@ impl Collector {
             store.poll_finished(&name, now(), recorded.as_deref())
         })
         .await?;
+        self.context.save_filtered(&self.store, &self.name).await?;
         self.context.metrics.poll_finished(now(), problem.as_deref());
         Ok(problem)
     }

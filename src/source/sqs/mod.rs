@@ -164,6 +164,7 @@ impl Consumer {
                 received = self.receive(room) => received,
                 _ = self.context.shutdown.cancelled() => break,
             };
+            self.context.save_filtered(&self.store, &self.name).await?;
             let messages = match received {
                 Ok(messages) => {
                     back_off = Duration::from_secs(1);
@@ -204,6 +205,7 @@ impl Consumer {
             }
         }
         drain(&mut running).await?;
+        self.context.save_filtered(&self.store, &self.name).await?;
         let (store, name) = (Arc::clone(&self.store), self.name.clone());
         blocking(move || store.poll_finished(&name, now(), None)).await?;
         Ok(())
