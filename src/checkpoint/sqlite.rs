@@ -410,6 +410,8 @@ mod tests {
         store.poll_finished("s", 12, Some("AccessDenied")).unwrap();
         store.poll_started("s", 20).unwrap();
         store.poll_finished("s", 21, None).unwrap();
+        store.add_filtered("s", &[("drop[1]".into(), 5), ("not kept".into(), 0)]).unwrap();
+        store.add_filtered("s", &[("drop[1]".into(), 2), ("not kept".into(), 1)]).unwrap();
         let summaries = store.summaries().unwrap();
         assert_eq!(
             summaries,
@@ -421,6 +423,7 @@ mod tests {
                 processed: (1, 0, 1),
                 last_poll: Some((20, Some(21))),
                 last_error: Some((12, "AccessDenied".into())),
+                filtered: vec![("drop[1]".into(), 7), ("not kept".into(), 1)],
             }]
         );
     }
