@@ -150,7 +150,7 @@ fn main() {
     println!("| workload | program | cores | items/s | vs no rules |");
     println!("|---|---|---|---|---|");
     let work = tempfile::tempdir().unwrap();
-    let rules = "[[source.drop]]\nmatch = { eventSource = \"kms.amazonaws.com\", eventName = [\"Decrypt\", \"GenerateDataKey*\"] }\n\
+    let rules = "[[source.drop]]\nmatch = { eventSource = \"kms.example.com\", eventName = [\"Decrypt\", \"GenerateDataKey*\"] }\n\
         [[source.drop]]\nmatch = { \"userIdentity.invokedBy\" = \"*.example.com\", readOnly = true }\n\
         [[source.drop]]\nmatch = { eventName = \"Nothing*\" }\n\
         [[source.drop]]\nmatch = { sourceIPAddress = \"203.0.113.0/24\" }\n\
@@ -396,7 +396,7 @@ fn measure_trailhound(command: Command) -> Measure {
     assert!(output.status.success(), "{stderr}");
     measure.items = stderr
         .split(", ")
-        .find_map(|part| part.strip_suffix(" events").and_then(|n| n.parse::<u64>().ok()))
+        .find_map(|part| part.split_once(" events").and_then(|(n, _)| n.parse::<u64>().ok()))
         .unwrap_or_else(|| panic!("no event count in {stderr}"));
     measure
 }
