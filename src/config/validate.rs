@@ -586,8 +586,8 @@ fn atom(field: &str, value: &RawValue) -> Result<filter::Atom, String> {
     match value {
         RawValue::Text(text) => match filter::cidr(field, text) {
             Some(block) => block,
-            None => globset::Glob::new(text)
-                .map(|glob| filter::Atom::Glob(glob.compile_matcher()))
+            None => filter::TextPattern::new(text)
+                .map(filter::Atom::Glob)
                 .map_err(|error| format!("invalid glob {text:?}: {}", error.kind())),
         },
         RawValue::Integer(number) => Ok(filter::Atom::Number(*number)),

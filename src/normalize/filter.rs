@@ -14,14 +14,55 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use globset::GlobMatcher;
 
 use crate::decode::LogType;
+use crate::decode::cloudtrail::RecordFields;
 use crate::decode::cloudtrail::paths::PathTree;
-use crate::decode::json_scan::{Scalar, ScanFailure};
+use crate::decode::json_scan::{Scalar, ScanFailure, Span};
+
+/// A text pattern: a glob, with the common shapes (a literal, `prefix*`, `*suffix`) compared
+/// directly rather than through a compiled glob.
+#[derive(Clone, Debug)]
+pub enum TextPattern {
+    /// No wildcard: the whole text.
+    Exact(String),
+    /// `prefix*`.
+    Prefix(String),
+    /// `*suffix`.
+    Suffix(String),
+    /// Any other glob.
+    Glob(GlobMatcher),
+}
+
+impl TextPattern {
+    /// The pattern of a glob; an error for an invalid one.
+    pub fn new(glob: &str) -> Result<Self, globset::Error> {
+        let special = |text: &str| text.contains(['*', '?', '[', ']', '{', '}', '\\']);
+        if !special(glob) {
+            return Ok(TextPattern::Exact(glob.to_string()));
+        }
+        if let Some(prefix) = glob.strip_suffix('*').filter(|prefix| !special(prefix)) {
+            return Ok(TextPattern::Prefix(prefix.to_string()));
+        }
+        if let Some(suffix) = glob.strip_prefix('*').filter(|suffix| !special(suffix)) {
+            return Ok(TextPattern::Suffix(suffix.to_string()));
+        }
+        Ok(TextPattern::Glob(globset::Glob::new(glob)?.compile_matcher()))
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            TextPattern::Exact(exact) => text == exact,
+            TextPattern::Prefix(prefix) => text.starts_with(prefix.as_str()),
+            TextPattern::Suffix(suffix) => text.ends_with(suffix.as_str()),
+            TextPattern::Glob(glob) => glob.is_match(text),
+        }
+    }
+}
 
 /// One accepted value of a condition.
 #[derive(Clone, Debug)]
 pub enum Atom {
     /// A text glob (`*.amazonaws.com`).
-    Glob(GlobMatcher),
+    Glob(TextPattern),
     /// An exact whole number.
     Number(i64),
     /// An exact boolean.
@@ -68,6 +109,9 @@ pub struct Filter {
     fields: Vec<String>,
     slots: Vec<Vec<usize>>,
     paths: PathTree,
+    /// When every field is one the record scanner already extracts: how to read each from its
+    /// [`RecordFields`], so that no second pass over the record is needed.
+    extracted: Option<Vec<Extracted>>,
     dropped: Vec<AtomicU64>,
     not_kept: AtomicU64,
     /// The counts already saved in the state store, in the order of [`Filter::counts`].
@@ -251,6 +295,7 @@ impl Filter {
             })
             .collect();
         let paths = PathTree::new(&fields.iter().map(String::as_str).collect::<Vec<_>>());
+        let extracted = fields.iter().map(|field| extracted(field)).collect();
         let dropped = drop.iter().map(|_| AtomicU64::new(0)).collect();
         Filter {
             drop,
@@ -258,6 +303,7 @@ impl Filter {
             fields,
             slots,
             paths,
+            extracted,
             dropped,
             not_kept: AtomicU64::new(0),
             saved: Default::default(),
@@ -283,6 +329,18 @@ impl Filter {
             Some(Scalar::Text(span)) => Value::Text(span.text(text)),
             Some(Scalar::Number(start, end)) => Value::Text(text.get(start..end).unwrap_or("").into()),
             Some(Scalar::Bool(flag)) => Value::Bool(flag),
+        }))
+    }
+
+    /// Decides on a CloudTrail record from the fields its scan extracted, when the rules look at
+    /// no other field; `None` otherwise (then [`Filter::decide_record`] reads the record).
+    pub(crate) fn decide_fields(&self, fields: &RecordFields, record: &str) -> Option<Decision> {
+        let extracted = self.extracted.as_ref()?;
+        Some(self.decide(|slot| match extracted[slot] {
+            Extracted::Text(read) => {
+                read(fields).map_or(Value::Absent, |span| Value::Text(span.text(record)))
+            }
+            Extracted::ReadOnly => fields.read_only.map_or(Value::Absent, Value::Bool),
         }))
     }
 
@@ -348,6 +406,39 @@ impl Filter {
     }
 }
 
+/// How to read a field from the fields the record scanner extracts.
+#[derive(Clone, Copy, Debug)]
+enum Extracted {
+    Text(fn(&RecordFields) -> Option<Span>),
+    ReadOnly,
+}
+
+/// The extracted field of a record path, if the scanner extracts it.
+fn extracted(path: &str) -> Option<Extracted> {
+    use Extracted::Text;
+    Some(match path {
+        "eventID" => Text(|f| f.event_id),
+        "eventTime" => Text(|f| f.event_time),
+        "eventSource" => Text(|f| f.event_source),
+        "eventName" => Text(|f| f.event_name),
+        "awsRegion" => Text(|f| f.aws_region),
+        "sourceIPAddress" => Text(|f| f.source_ip_address),
+        "userAgent" => Text(|f| f.user_agent),
+        "errorCode" => Text(|f| f.error_code),
+        "errorMessage" => Text(|f| f.error_message),
+        "eventType" => Text(|f| f.event_type),
+        "recipientAccountId" => Text(|f| f.recipient_account_id),
+        "readOnly" => Extracted::ReadOnly,
+        "userIdentity.type" => Text(|f| f.identity.kind),
+        "userIdentity.userName" => Text(|f| f.identity.user_name),
+        "userIdentity.arn" => Text(|f| f.identity.arn),
+        "userIdentity.accountId" => Text(|f| f.identity.account_id),
+        "userIdentity.accessKeyId" => Text(|f| f.identity.access_key_id),
+        "userIdentity.invokedBy" => Text(|f| f.identity.invoked_by),
+        _ => return None,
+    })
+}
+
 /// A field's value in one record.
 enum Value<'a> {
     Absent,
@@ -389,7 +480,7 @@ mod tests {
     use super::*;
 
     fn glob(text: &str) -> Atom {
-        Atom::Glob(globset::Glob::new(text).unwrap().compile_matcher())
+        Atom::Glob(TextPattern::new(text).unwrap())
     }
 
     fn rule(label: &str, conditions: Vec<(&str, Vec<Atom>)>) -> Rule {
@@ -481,5 +572,83 @@ mod tests {
         assert!(in_network("10.255.0.1".parse().unwrap(), "10.0.0.0".parse().unwrap(), 8));
         assert!(!in_network("10.0.0.2".parse().unwrap(), "10.0.0.1".parse().unwrap(), 32));
         assert!(in_network("1.2.3.4".parse().unwrap(), "0.0.0.0".parse().unwrap(), 0));
+    }
+}
+
+#[cfg(test)]
+mod fast_path_tests {
+    use super::*;
+    use crate::decode::cloudtrail::RecordReader;
+
+    fn rule(label: &str, conditions: Vec<(&str, Vec<&str>)>) -> Rule {
+        let conditions = conditions
+            .into_iter()
+            .map(|(field, globs)| Condition {
+                field: field.into(),
+                atoms: globs.into_iter().map(|g| Atom::Glob(TextPattern::new(g).unwrap())).collect(),
+            })
+            .collect();
+        Rule { label: label.into(), conditions }
+    }
+
+    #[test]
+    fn text_patterns_take_the_short_way_for_common_shapes() {
+        for (glob, shape) in [
+            ("kms.amazonaws.com", "Exact"),
+            ("Generate*", "Prefix"),
+            ("*.amazonaws.com", "Suffix"),
+            ("a*b", "Glob"),
+            ("[ab]*", "Glob"),
+        ] {
+            let pattern = TextPattern::new(glob).unwrap();
+            assert!(format!("{pattern:?}").starts_with(shape), "{glob}: {pattern:?}");
+        }
+        let matches = |glob: &str, text: &str| TextPattern::new(glob).unwrap().is_match(text);
+        assert!(matches("Generate*", "GenerateDataKey") && !matches("Generate*", "xGenerate"));
+        assert!(
+            matches("*.amazonaws.com", "s3.amazonaws.com")
+                && !matches("*.amazonaws.com", "amazonaws.com.evil")
+        );
+        assert!(matches("a*b", "a/x/b") && matches("Decrypt", "Decrypt") && !matches("Decrypt", "decrypt"));
+        assert!(TextPattern::new("a[").is_err());
+    }
+
+    #[test]
+    fn the_extracted_fields_decide_as_a_second_pass_would() {
+        let document = br#"{"Records":[
+            {"eventSource":"kms.amazonaws.com","eventName":"Decrypt","readOnly":true,"userIdentity":{"type":"AWSService","invokedBy":"s3.amazonaws.com"}},
+            {"eventSource":"kms.amazonaws.com","eventName":"CreateKey","readOnly":false,"userIdentity":{"type":"IAMUser","userName":"al\u0069ce"}},
+            {"eventSource":"ec2.amazonaws.com","eventName":"RunInstances","readOnly":"true","userIdentity":{"invokedBy":"autoscaling.amazonaws.com"}},
+            {"eventName":5,"userIdentity":"odd"}]}"#;
+        let extracted_only = Filter::new(
+            vec![
+                rule(
+                    "drop[1]",
+                    vec![
+                        ("eventSource", vec!["kms.amazonaws.com"]),
+                        ("eventName", vec!["Decrypt", "Generate*"]),
+                    ],
+                ),
+                rule(
+                    "drop[2]",
+                    vec![("userIdentity.invokedBy", vec!["*.amazonaws.com"]), ("readOnly", vec!["true"])],
+                ),
+            ],
+            vec![rule("keep[1]", vec![("userIdentity.userName", vec!["alice", "bob"])])],
+        );
+        assert!(extracted_only.extracted.is_some());
+        let with_other =
+            Filter::new(vec![rule("drop[1]", vec![("requestParameters.bucketName", vec!["x"])])], vec![]);
+        assert!(with_other.extracted.is_none());
+        let mut reader = RecordReader::new(&document[..]);
+        let mut scratch = vec![None; extracted_only.fields().len()];
+        let mut decisions = Vec::new();
+        while let Ok(Some(record)) = reader.next_record() {
+            let fast = extracted_only.decide_fields(record.fields, record.text).unwrap();
+            let walked = extracted_only.decide_record(record.text.as_bytes(), &mut scratch).unwrap();
+            assert_eq!(fast, walked, "{}", record.text);
+            decisions.push(fast);
+        }
+        assert_eq!(decisions, vec![Decision::Drop(0), Decision::Pass, Decision::Drop(1), Decision::NotKept]);
     }
 }

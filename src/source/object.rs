@@ -179,7 +179,10 @@ impl Ingest<'_> {
                 Ok(Some(record)) => {
                     if let Some(filter) = self.filter {
                         // The record's syntax was checked: the walk cannot fail on it.
-                        let decision = filter.decide_record(record.text.as_bytes(), &mut self.scratch);
+                        let decision = match filter.decide_fields(record.fields, record.text) {
+                            Some(decision) => Ok(decision),
+                            None => filter.decide_record(record.text.as_bytes(), &mut self.scratch),
+                        };
                         if !matches!(decision, Ok(Decision::Pass)) {
                             self.filtered += 1;
                             continue;

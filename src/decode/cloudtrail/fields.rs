@@ -74,6 +74,8 @@ pub struct Identity {
     pub access_key_id: Option<Span>,
     /// `sessionContext.sessionIssuer.userName`.
     pub issuer_user_name: Option<Span>,
+    /// `invokedBy` (the AWS service that made the call for an identity).
+    pub invoked_by: Option<Span>,
 }
 
 /// The members of a `resources[]` element the metadata uses.
@@ -142,6 +144,7 @@ fn identity(bytes: &[u8], at: usize, depth: u32, identity: &mut Identity) -> Res
         b"arn" => text_at(bytes, at, depth, &mut identity.arn),
         b"accountId" => text_at(bytes, at, depth, &mut identity.account_id),
         b"accessKeyId" => text_at(bytes, at, depth, &mut identity.access_key_id),
+        b"invokedBy" => text_at(bytes, at, depth, &mut identity.invoked_by),
         b"sessionContext" => if_object(bytes, at, depth, |key, at, depth| match key {
             b"sessionIssuer" => if_object(bytes, at, depth, |key, at, depth| match key {
                 b"userName" => text_at(bytes, at, depth, &mut identity.issuer_user_name),
