@@ -17,6 +17,7 @@ use crate::decode::LogType;
 use crate::decode::cloudtrail::RecordFields;
 use crate::decode::cloudtrail::paths::PathTree;
 use crate::decode::json_scan::{Scalar, ScanFailure, Span};
+use crate::decode::vpc_flow::{CUSTOM_FIELDS, DEFAULT_FIELDS};
 
 /// A text pattern: a glob, with the common shapes (a literal, `prefix*`, `*suffix`) compared
 /// directly rather than through a compiled glob.
@@ -153,82 +154,6 @@ const CLOUDTRAIL_MEMBERS: &[&str] = &[
     "insightDetails",
 ];
 
-/// Flow-log fields AWS writes (versions 2 to 11 and Transit Gateway), as in the text header.
-const FLOW_FIELDS: &[&str] = &[
-    "version",
-    "account-id",
-    "interface-id",
-    "srcaddr",
-    "dstaddr",
-    "srcport",
-    "dstport",
-    "protocol",
-    "packets",
-    "bytes",
-    "start",
-    "end",
-    "action",
-    "log-status",
-    "vpc-id",
-    "subnet-id",
-    "instance-id",
-    "tcp-flags",
-    "type",
-    "pkt-srcaddr",
-    "pkt-dstaddr",
-    "region",
-    "az-id",
-    "sublocation-type",
-    "sublocation-id",
-    "pkt-src-aws-service",
-    "pkt-dst-aws-service",
-    "flow-direction",
-    "traffic-path",
-    "ecs-cluster-arn",
-    "ecs-cluster-name",
-    "ecs-container-instance-arn",
-    "ecs-container-instance-id",
-    "ecs-container-id",
-    "ecs-second-container-id",
-    "ecs-service-name",
-    "ecs-task-definition-arn",
-    "ecs-task-arn",
-    "ecs-task-id",
-    "reject-reason",
-    "resource-id",
-    "encryption-status",
-    "instance-tag",
-    "instance-tag-2",
-    "interface-tag",
-    "interface-tag-2",
-    "asg-tag",
-    "asg-tag-2",
-    "interface-type",
-    "next-hop-interface-id",
-    "next-hop-subnet-id",
-    "next-hop-az-id",
-    "next-hop-vpc-id",
-    "next-hop-interface-type",
-    "resource-type",
-    "tgw-id",
-    "tgw-attachment-id",
-    "tgw-src-vpc-account-id",
-    "tgw-dst-vpc-account-id",
-    "tgw-src-vpc-id",
-    "tgw-dst-vpc-id",
-    "tgw-src-subnet-id",
-    "tgw-dst-subnet-id",
-    "tgw-src-eni",
-    "tgw-dst-eni",
-    "tgw-src-az-id",
-    "tgw-dst-az-id",
-    "tgw-pair-attachment-id",
-    "packets-lost-no-route",
-    "packets-lost-blackhole",
-    "packets-lost-mtu-exceeded",
-    "packets-lost-ttl-expired",
-];
-
 /// Fields whose values are addresses: a CIDR block compares by network there.
 const ADDRESS_FIELDS: &[&str] = &["sourceIPAddress", "srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"];
 
@@ -240,7 +165,8 @@ pub fn flow_name(field: &str) -> String {
 /// Whether `field` names something of `log_type` (`None`: either); the message says why not.
 pub fn check_field(field: &str, log_type: Option<LogType>) -> Result<(), String> {
     let cloudtrail = CLOUDTRAIL_MEMBERS.contains(&field.split('.').next().unwrap_or(""));
-    let flow = FLOW_FIELDS.contains(&flow_name(field).as_str());
+    let name = flow_name(field);
+    let flow = DEFAULT_FIELDS.contains(&name.as_str()) || CUSTOM_FIELDS.contains(&name.as_str());
     let known = match log_type {
         Some(LogType::CloudTrail) => cloudtrail,
         Some(LogType::VpcFlowLogs) => flow,
