@@ -310,6 +310,9 @@ fn probe_sources(config: &Config) -> bool {
 fn summarize(config: &Config) {
     for source in &config.sources {
         println!("source {:?}: {} ({})", source.name, describe(&source.kind), source.file.display());
+        if let Some(filter) = &source.filter {
+            println!("  filters: {}", filter.describe());
+        }
         if let Some(aws) = aws_settings(&source.kind) {
             println!("  credentials: {}", describe_credentials(aws));
             if let Some(proxy) = &aws.proxy {

@@ -8,6 +8,7 @@ use common::{put, records_doc, trailhound};
 fn the_example_configurations_are_valid() {
     for args in [
         vec!["check-config", "--config", "examples/trailhound.toml"],
+        vec!["check-config", "--config", "examples/service.toml"],
         vec!["check-config", "--ini", "examples/cloudtrail.ini"],
         vec!["check-config", "--ini", "examples/awsS3CloudTrail.ini"],
         vec!["check-config", "--ini", "examples/cloudtrail.ini", "--ini", "examples/awsS3CloudTrail.ini"],
@@ -16,6 +17,14 @@ fn the_example_configurations_are_valid() {
         assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
         assert!(run.stdout.contains("configuration is valid"), "{}", run.stdout);
     }
+    let service = trailhound(&["check-config", "--config", "examples/service.toml"], None);
+    assert!(
+        service.stdout.contains(
+            "  filters: drop[1] (eventSource, eventName), drop[2] (userIdentity.invokedBy, readOnly)"
+        ),
+        "{}",
+        service.stdout
+    );
 }
 
 fn check_broken(file: &str) -> Vec<String> {

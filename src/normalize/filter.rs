@@ -326,6 +326,20 @@ impl Filter {
             .collect()
     }
 
+    /// Each rule and the fields it looks at: `drop[1] (eventSource, eventName)`.
+    pub fn describe(&self) -> String {
+        let rules: Vec<String> = self
+            .drop
+            .iter()
+            .chain(&self.keep)
+            .map(|rule| {
+                let fields: Vec<&str> = rule.conditions.iter().map(|c| c.field.as_str()).collect();
+                format!("{} ({})", rule.label, fields.join(", "))
+            })
+            .collect();
+        rules.join(", ")
+    }
+
     /// The label of drop rule `index`.
     pub fn drop_label(&self, index: usize) -> &str {
         &self.drop[index].label
