@@ -20,7 +20,7 @@ fn the_example_configurations_are_valid() {
     let service = trailhound(&["check-config", "--config", "examples/service.toml"], None);
     assert!(
         service.stdout.contains(
-            "  filters: drop[1] (eventSource, eventName), drop[2] (userIdentity.invokedBy, readOnly)"
+            "  filters: drop[1] (eventName, eventSource), drop[2] (readOnly, userIdentity.invokedBy)"
         ),
         "{}",
         service.stdout
