@@ -56,8 +56,12 @@ async fn metrics_count_what_a_polling_s3_source_delivers() {
     let agent = start_agent(dir.path(), &["run", "--config", "trailhound.toml"]);
     let result = tokio::task::spawn_blocking(move || {
         let delivered = "trailhound_objects_total{source=\"trail\",outcome=\"delivered\"}";
-        agent.wait_for(30, "every object delivered", |agent| {
+        // An object is counted when its events are delivered, and settled (lag, delay) once it
+        // is recorded just after: wait for both.
+        let delays = "trailhound_delivery_delay_seconds_count{source=\"trail\"}";
+        agent.wait_for(30, "every object delivered and recorded", |agent| {
             agent.metric(delivered) == Some(cloudtrail as f64)
+                && agent.metric(delays) == Some(cloudtrail as f64)
         });
         let (_, text) = agent.get("/metrics");
         let value = |series: &str| common::agent::value(&text, series);
@@ -196,13 +200,16 @@ async fn a_replay_reports_its_events_and_a_failing_sink() {
     let agent = start_agent(dir.path(), &args);
     let code = tokio::task::spawn_blocking(move || {
         let cloudtrail = "trailhound_events_total{source=\"replay\",log_type=\"CloudTrail\"}";
-        agent.wait_for(20, "every file read", |agent| agent.metric(cloudtrail) == Some(42.0));
+        let sink = format!("http {}", receiver.url);
+        let up = format!("trailhound_sink_up{{sink=\"{sink}/ingest\"}}");
+        // The sink's first request leaves after its batch timeout: wait for its refusal too.
+        agent.wait_for(20, "every file read and the sink refused", |agent| {
+            agent.metric(cloudtrail) == Some(42.0) && agent.metric(&up) == Some(0.0)
+        });
         let (_, text) = agent.get("/metrics");
         let value = |series: &str| common::agent::value(&text, series);
         assert_eq!(value("trailhound_events_total{source=\"replay\",log_type=\"VPCFlowLogs\"}"), Some(45.0));
         assert_eq!(value("trailhound_objects_total{source=\"replay\",outcome=\"delivered\"}"), Some(14.0));
-        let sink = format!("http {}", receiver.url);
-        assert_eq!(value(&format!("trailhound_sink_up{{sink=\"{sink}/ingest\"}}")), Some(0.0));
         assert_eq!(
             value(&format!("trailhound_sink_events_total{{sink=\"{sink}/ingest\",outcome=\"sent\"}}")),
             Some(0.0)
