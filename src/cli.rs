@@ -92,6 +92,10 @@ enum Command {
     State {
         #[command(flatten)]
         files: ConfigFiles,
+        /// Examine the state store instead (SQLite's integrity check, schema, tables): exit 0
+        /// when it is sound, 1 with what is wrong.
+        #[arg(long)]
+        check: bool,
     },
     /// Read local log files or whole AWSLogs trees and print events as NDJSON.
     Replay {
@@ -163,9 +167,13 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::CheckConfig { files, probe } => Ok(check_config(&files, &key_file, probe)),
-        Command::State { files } => {
+        Command::State { files, check } => {
             let config = load(&files, &key_file)?;
-            show_state(&config, &resolve_state_dir(state_dir, &config))?;
+            let state_dir = resolve_state_dir(state_dir, &config);
+            if check {
+                return check_state(&state_dir);
+            }
+            show_state(&config, &state_dir)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { files, once, sweep, sink, listen, dry_run, json } => {
@@ -463,6 +471,23 @@ const DEFAULT_STATE_DIR: &str = "trailhound-state";
 
 fn resolve_state_dir(flag: Option<PathBuf>, config: &Config) -> PathBuf {
     flag.or_else(|| config.state_dir.clone()).unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
+}
+
+fn check_state(state_dir: &Path) -> anyhow::Result<ExitCode> {
+    let Some(store) = crate::checkpoint::CheckpointStore::open_read_only(state_dir)? else {
+        println!("no state store in {} yet: nothing to check", state_dir.display());
+        return Ok(ExitCode::SUCCESS);
+    };
+    let problems = store.check()?;
+    if problems.is_empty() {
+        let sources = store.summaries()?.len();
+        println!("state store {}: ok ({sources} source(s))", store.path().display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &problems {
+        eprintln!("state store {}: {problem}", store.path().display());
+    }
+    Ok(ExitCode::FAILURE)
 }
 
 fn show_state(config: &Config, state_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -229,3 +229,40 @@ fn json_log_format() {
         "{first}"
     );
 }
+
+#[test]
+fn a_damaged_state_store_is_a_clear_error_never_a_fresh_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = put(
+        dir.path(),
+        "t.toml",
+        b"state_dir = \"state\"\n[[source]]\ntype = \"s3\"\nbucket = \"org-logs\"\nregion = \"us-east-1\"\nendpoint = \"http://127.0.0.1:9\"\n",
+    );
+    let config = config.to_str().unwrap();
+    let check = trailhound(&["state", "--config", config, "--check"], None);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains("nothing to check"), "{}", check.stdout);
+
+    // A sound store.
+    let store_dir = dir.path().join("state");
+    let store = trailhound::checkpoint::CheckpointStore::open(&store_dir).unwrap();
+    store.poll_started("s3-1", 100).unwrap();
+    drop(store);
+    let check = trailhound(&["state", "--config", config, "--check"], None);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(check.stdout.contains(": ok (1 source(s))"), "{}", check.stdout);
+
+    // Overwritten with garbage, and truncated: the check and a run both stop with the reason.
+    let file = store_dir.join("trailhound.sqlite");
+    let sound = std::fs::read(&file).unwrap();
+    for damaged in [b"not a database at all, just text".repeat(200), sound[..sound.len() / 3].to_vec()] {
+        std::fs::write(&file, &damaged).unwrap();
+        for args in [vec!["state", "--config", config, "--check"], vec!["run", "--config", config, "--once"]]
+        {
+            let run = trailhound(&args, None);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains("is damaged"), "{args:?}: {}", run.stderr);
+        }
+        assert_eq!(std::fs::read(&file).unwrap(), damaged, "the damaged file is left as it was");
+    }
+}

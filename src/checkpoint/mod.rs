@@ -96,6 +96,18 @@ pub enum CheckpointError {
         /// What SQLite said.
         source: rusqlite::Error,
     },
+    /// The file is not a SQLite database, or a damaged one.
+    #[error(
+        "checkpoint store {path} is damaged ({reason}). Trailhound does not start over on its own: that \
+         would collect the whole look-back window again. Restore the file from a backup, or move it \
+         aside to start over; `trailhound state --check` examines it"
+    )]
+    Damaged {
+        /// The database file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
     /// The file was written by a newer Trailhound.
     #[error("checkpoint store {path} has schema version {found}; this build knows up to {known}")]
     NewerSchema {

@@ -57,7 +57,7 @@ impl CheckpointStore {
         std::fs::create_dir_all(state_dir)
             .map_err(|source| CheckpointError::StateDir { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join(STORE_FILE);
-        let sqlite = |source| CheckpointError::Sqlite { path: path.clone(), source };
+        let sqlite = |source| classify(&path, source);
         let connection = Connection::open(&path).map_err(sqlite)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
         connection.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
@@ -89,11 +89,46 @@ impl CheckpointStore {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(CheckpointError::StateDir { path, source }),
         }
-        let sqlite = |source| CheckpointError::Sqlite { path: path.clone(), source };
+        let sqlite = |source| classify(&path, source);
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(&path, flags).map_err(sqlite)?;
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
         Ok(Some(CheckpointStore { path, connection: Mutex::new(connection) }))
+    }
+
+    /// Examines the store: SQLite's integrity check, the schema version and the tables. The
+    /// problems found, none when it is sound.
+    pub fn check(&self) -> Result<Vec<String>, CheckpointError> {
+        let mut problems = Vec::new();
+        let checked: Vec<String> = self
+            .with(|db| db.prepare("PRAGMA integrity_check")?.query_map([], |row| row.get(0))?.collect())
+            .map_err(|error| match error {
+                CheckpointError::Sqlite { path, source } => classify(&path, source),
+                other => other,
+            })?;
+        problems.extend(checked.into_iter().filter(|line| line != "ok"));
+        let tables: Vec<String> = self.with(|db| {
+            db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?
+                .query_map([], |row| row.get(0))?
+                .collect()
+        })?;
+        for table in ["schema_version", "watermarks", "processed", "polls"] {
+            if !tables.iter().any(|name| name == table) {
+                problems.push(format!("table {table} is missing"));
+            }
+        }
+        if tables.iter().any(|name| name == "schema_version") {
+            let version: Option<i64> = self
+                .with(|db| db.query_row("SELECT MAX(version) FROM schema_version", [], |row| row.get(0)))?;
+            match version {
+                None => problems.push("no schema version".into()),
+                Some(found) if found > SCHEMA_VERSION => {
+                    problems.push(format!("schema version {found}, newer than this build's {SCHEMA_VERSION}"))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(problems)
     }
 
     /// The database file.
@@ -288,6 +323,19 @@ impl CheckpointStore {
             names.sort();
             names.into_iter().map(|source| summary(db, source)).collect()
         })
+    }
+}
+
+/// A damaged or foreign file is told apart from other SQLite failures.
+fn classify(path: &Path, source: rusqlite::Error) -> CheckpointError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match &source {
+        rusqlite::Error::SqliteFailure(failure, _)
+            if matches!(failure.code, DatabaseCorrupt | NotADatabase) =>
+        {
+            CheckpointError::Damaged { path: path.to_path_buf(), reason: failure.to_string() }
+        }
+        _ => CheckpointError::Sqlite { path: path.to_path_buf(), source },
     }
 }
 
