@@ -1,6 +1,7 @@
 //! The checkpoint store on SQLite (rusqlite, bundled).
 
 use std::collections::HashSet;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -54,10 +55,21 @@ pub struct CheckpointStore {
 impl CheckpointStore {
     /// Opens (creating if needed) `trailhound.sqlite` in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Self, CheckpointError> {
-        std::fs::create_dir_all(state_dir)
+        // The store names every object collected: only its owner reads it (0700 and 0600).
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(state_dir)
             .map_err(|source| CheckpointError::StateDir { path: state_dir.to_path_buf(), source })?;
         let path = state_dir.join(STORE_FILE);
         let sqlite = |source| classify(&path, source);
+        if std::fs::metadata(&path).is_err() {
+            let created = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path);
+            // Another process may have created it meanwhile: SQLite opens it either way.
+            if let Err(source) = created
+                && source.kind() != std::io::ErrorKind::AlreadyExists
+            {
+                return Err(CheckpointError::StateDir { path: path.clone(), source });
+            }
+        }
         let connection = Connection::open(&path).map_err(sqlite)?;
         connection.pragma_update(None, "journal_mode", "WAL").map_err(sqlite)?;
         connection.pragma_update(None, "synchronous", "NORMAL").map_err(sqlite)?;
@@ -474,6 +486,17 @@ mod tests {
                 filtered: vec![("drop[1]".into(), 7), ("not kept".into(), 1)],
             }]
         );
+    }
+
+    #[test]
+    fn a_new_store_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        CheckpointStore::open(&state).unwrap().poll_started("s", 1).unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join(STORE_FILE)), 0o600);
     }
 
     #[test]
