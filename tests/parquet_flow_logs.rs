@@ -12,13 +12,7 @@ use common::{gzip, put};
 use time::OffsetDateTime;
 use trailhound::corpus::parquet::from_text;
 
-const DEFAULT: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
-2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK
-2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK
-2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA
-2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA
-2 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK
-";
+const DEFAULT: &str = trailhound::corpus::parquet::AWS_EXAMPLE_FLOWS;
 
 const V5: &str = "version account-id vpc-id subnet-id instance-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status tcp-flags type pkt-srcaddr pkt-dstaddr region az-id pkt-src-aws-service pkt-dst-aws-service flow-direction traffic-path
 5 123456789010 vpc-0123 subnet-0123 i-0123 eni-0123 10.0.1.5 52.94.76.10 49152 443 6 10 5000 1700000000 1700000060 ACCEPT OK 19 IPv4 10.0.1.5 52.94.76.10 us-east-1 use1-az1 - S3 egress 8
@@ -107,16 +101,12 @@ fn a_damaged_parquet_file_is_reported_and_its_readable_row_groups_delivered() {
     assert!(run.events().is_empty());
 }
 
-/// `YYYY/MM/DD` and `HH` of `minutes_ago` minutes before now, and the file-name stamp.
+/// `YYYY`, `MM`, `DD` and `HH` of `minutes_ago` minutes before now, and the file-name stamp.
 fn moment(minutes_ago: i64) -> (String, String, String, String, String) {
     let at = OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
-    (
-        format!("{:04}", at.year()),
-        format!("{:02}", at.month() as u8),
-        format!("{:02}", at.day()),
-        format!("{:02}", at.hour()),
-        format!("{:04}{:02}{:02}T{:02}{:02}Z", at.year(), at.month() as u8, at.day(), at.hour(), at.minute()),
-    )
+    let (day, stamp) = common::key_stamp(at);
+    let parts: Vec<&str> = day.split('/').collect();
+    (parts[0].into(), parts[1].into(), parts[2].into(), format!("{:02}", at.hour()), stamp)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -242,16 +242,7 @@ async fn vpc_flow_logs_and_small_pages() {
         server.config("log_type = \"VPCFlowLogs\"\nmax_result_count = 1\n"),
     )
     .unwrap();
-    let now = OffsetDateTime::now_utc();
-    let folder = format!("{:04}/{:02}/{:02}", now.year(), now.month() as u8, now.day());
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}Z",
-        now.year(),
-        now.month() as u8,
-        now.day(),
-        now.hour(),
-        now.minute()
-    );
+    let (folder, stamp) = common::key_stamp(OffsetDateTime::now_utc());
     let line = "2 111122223333 eni-1 10.0.0.1 10.0.0.2 1234 443 6 10 800 1700000000 1700000060 ACCEPT OK";
     for flow_log in ["fl-00000001", "fl-00000002", "fl-00000003"] {
         let key = format!(

@@ -137,17 +137,7 @@ async fn poison_messages_and_missing_objects_are_given_up_after_max_receive_coun
 
     // With a dead-letter queue, the queue's redrive policy takes them.
     let dead = moto.sqs.create_queue().queue_name("trail-dead").send().await.unwrap().queue_url.unwrap();
-    let arn = moto
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&dead)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
+    let arn = moto.queue_arn(&dead).await;
     let policy = serde_json::json!({"deadLetterTargetArn": arn, "maxReceiveCount": "2"}).to_string();
     moto.sqs
         .set_queue_attributes()

@@ -252,13 +252,7 @@ mod tests {
         Ok(text)
     }
 
-    const DEFAULT: &str = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status
-2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK
-2 123456789010 eni-1235b8ca123456789 172.31.9.69 172.31.9.12 49761 3389 6 20 4249 1418530010 1418530070 REJECT OK
-2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA
-2 123456789010 eni-11111111aaaaaaaaa - - - - - - - 1431280876 1431280934 - SKIPDATA
-2 123456789010 eni-1235b8ca123456789 2001:db8:1234:a100:8d6e:3477:df66:f105 2001:db8:1234:a102:3304:8879:34cf:4071 34892 22 6 54 8855 1477913708 1477913820 ACCEPT OK
-";
+    const DEFAULT: &str = crate::corpus::parquet::AWS_EXAMPLE_FLOWS;
 
     #[test]
     fn a_parquet_file_reads_as_the_text_file_aws_would_have_written() {

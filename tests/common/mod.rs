@@ -105,6 +105,16 @@ pub fn encrypt(key_file: &Path, secret: &str) -> (String, String) {
     (token, String::from_utf8(output.stderr).unwrap())
 }
 
+/// The day folder (`YYYY/MM/DD`) and the file-name stamp (`YYYYMMDDTHHmmZ`) AWS gives a log
+/// file delivered at `at`.
+pub fn key_stamp(at: time::OffsetDateTime) -> (String, String) {
+    let (year, month, day) = (at.year(), at.month() as u8, at.day());
+    (
+        format!("{year:04}/{month:02}/{day:02}"),
+        format!("{year:04}{month:02}{day:02}T{:02}{:02}Z", at.hour(), at.minute()),
+    )
+}
+
 /// The `event_id` of one NDJSON event line.
 pub fn event_id(line: &str) -> String {
     let event: serde_json::Value = serde_json::from_str(line).expect("an event line is JSON");

@@ -70,15 +70,7 @@ impl Moto {
 
     async fn notify_on_create(&self) {
         use aws_sdk_s3::types::{Event, NotificationConfiguration, QueueConfiguration};
-        let attributes = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap();
-        let arn = attributes.attributes().unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn].clone();
+        let arn = self.queue_arn(&self.queue_url).await;
         let queue =
             QueueConfiguration::builder().queue_arn(arn).events(Event::S3ObjectCreated).build().unwrap();
         self.s3
@@ -90,6 +82,20 @@ impl Moto {
             .send()
             .await
             .unwrap();
+    }
+
+    /// The ARN of the queue at `queue_url`.
+    pub async fn queue_arn(&self, queue_url: &str) -> String {
+        use aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let answer = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(QueueArn)
+            .send()
+            .await
+            .unwrap();
+        answer.attributes().unwrap()[&QueueArn].clone()
     }
 
     pub async fn put(&self, key: &str, body: Vec<u8>) {

@@ -108,17 +108,10 @@ async fn start_server(with_tls: bool) -> S3Server {
 
 /// A CloudTrail key stamped `minutes_ago` minutes before now, under `prefix` (`""`, `"trail/"`).
 pub fn cloudtrail_key(prefix: &str, account: &str, region: &str, minutes_ago: i64, suffix: &str) -> String {
-    let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago);
+    let (day, stamp) =
+        super::key_stamp(time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes_ago));
     format!(
-        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{:04}/{:02}/{:02}/{account}_CloudTrail_{region}_{:04}{:02}{:02}T{:02}{:02}Z_{suffix}.json.gz",
-        at.year(),
-        at.month() as u8,
-        at.day(),
-        at.year(),
-        at.month() as u8,
-        at.day(),
-        at.hour(),
-        at.minute()
+        "{prefix}AWSLogs/{account}/CloudTrail/{region}/{day}/{account}_CloudTrail_{region}_{stamp}_{suffix}.json.gz"
     )
 }
 
