@@ -79,7 +79,7 @@ pub async fn run(config: Config, options: RunOptions) -> anyhow::Result<RunRepor
     };
     let mut sinks = Vec::with_capacity(config.sinks.len());
     for sink_config in &config.sinks {
-        sinks.push(Sink::open(sink_config, &sink_context)?);
+        sinks.push((Sink::open(sink_config, &sink_context)?, sink_config.output));
     }
     let started = Instant::now();
     let shutdown = CancellationToken::new();

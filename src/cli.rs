@@ -14,11 +14,12 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::app::{self, RunOptions};
 use crate::config::secrets::SecretKey;
 use crate::config::{
-    self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SourceConfig,
+    self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SinkKind, SourceConfig,
     SourceKind,
 };
 use crate::config::{HttpMode, HttpSinkConfig, Secret, SyslogSinkConfig};
 use crate::decode::LogType;
+use crate::normalize::Profile;
 use crate::telemetry::{self, LogFormat};
 
 /// Exit code when the command finished but some input was bad.
@@ -63,6 +64,8 @@ enum Command {
         /// http(s):// URL (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
+        #[command(flatten)]
+        profile: OutputArgs,
         /// Serve /metrics, /health and /ready on ADDRESS:PORT (port 0 picks one); overrides
         /// `[telemetry] listen`.
         #[arg(long, value_name = "ADDRESS")]
@@ -109,6 +112,8 @@ enum Command {
         /// (token in $TRAILHOUND_SINK_TOKEN); may be repeated.
         #[arg(long, value_name = "SINK")]
         sink: Vec<String>,
+        #[command(flatten)]
+        profile: OutputArgs,
         /// Serve /metrics, /health and /ready on ADDRESS:PORT while the replay runs.
         #[arg(long, value_name = "ADDRESS")]
         listen: Option<String>,
@@ -176,7 +181,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             show_state(&config, &state_dir)?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Run { files, once, sweep, sink, listen, dry_run, json } => {
+        Command::Run { files, once, sweep, sink, profile, listen, dry_run, json } => {
             let mut config = load(&files, &key_file)?;
             if let Some(address) = &listen {
                 config::check_listen_address(address)
@@ -190,6 +195,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if !sink.is_empty() {
                 config.sinks = parse_sinks(&sink)?;
+                profile.apply(&mut config.sinks)?;
+            } else if profile.profile.is_some() || profile.preserve_original {
+                bail!("--profile and --preserve-original go with --sink; set profile in each [[sink]] of the configuration instead");
             }
             let state_dir = resolve_state_dir(state_dir, &config);
             if dry_run {
@@ -198,7 +206,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             let options = RunOptions { progress: !quiet, once, sweep, state_dir, listen };
             run_pipeline(config, options, quiet)
         }
-        Command::Replay { log_type, output, sink, listen, paths } => {
+        Command::Replay { log_type, output, sink, profile, listen, paths } => {
             if let Some(address) = &listen {
                 config::check_listen_address(address)
                     .map_err(|message| anyhow::anyhow!("--listen {address:?}: {message}"))?;
@@ -208,13 +216,14 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 LogTypeArg::CloudTrail => Some(LogType::CloudTrail),
                 LogTypeArg::VpcFlowLogs => Some(LogType::VpcFlowLogs),
             };
-            let sinks = match output {
+            let mut sinks = match output {
                 Some(path) => {
-                    vec![SinkConfig::File(FileSinkConfig { path, rotate_max_bytes: 0, rotate_keep: 1 })]
+                    vec![SinkKind::File(FileSinkConfig { path, rotate_max_bytes: 0, rotate_keep: 1 }).into()]
                 }
-                None if sink.is_empty() => vec![SinkConfig::Stdout],
+                None if sink.is_empty() => vec![SinkKind::Stdout.into()],
                 None => parse_sinks(&sink)?,
             };
+            profile.apply(&mut sinks)?;
             let dir = DirSource { paths, log_type, inclusions: vec!["*".into()], exclusions: Vec::new() };
             let source = SourceConfig {
                 name: "replay".into(),
@@ -335,14 +344,14 @@ fn summarize(config: &Config) {
         println!("note: {note}");
     }
     for sink in &config.sinks {
-        match sink {
-            SinkConfig::Stdout => println!("sink: stdout"),
-            SinkConfig::File(file) => println!("sink: file {}", file.path.display()),
-            SinkConfig::Syslog(syslog) => {
-                println!("sink: syslog {:?} {}", syslog.transport, syslog.address)
-            }
-            SinkConfig::Http(http) => println!("sink: http {:?} {}", http.mode, http.url),
-        }
+        let what = match &sink.kind {
+            SinkKind::Stdout => "stdout".to_string(),
+            SinkKind::File(file) => format!("file {}", file.path.display()),
+            SinkKind::Syslog(syslog) => format!("syslog {:?} {}", syslog.transport, syslog.address),
+            SinkKind::Http(http) => format!("http {:?} {}", http.mode, http.url),
+        };
+        let original = if sink.output.preserve_original { " with the original record" } else { "" };
+        println!("sink: {what}, profile {}{original}", sink.output.profile.as_str());
     }
     println!("configuration is valid: {} source(s), {} sink(s)", config.sources.len(), config.sinks.len());
 }
@@ -433,22 +442,60 @@ fn describe(kind: &SourceKind) -> String {
 /// Where `--sink http(s)://…` finds its token (kept off the command line, which `ps` shows).
 const SINK_TOKEN_VARIABLE: &str = "TRAILHOUND_SINK_TOKEN";
 
+/// The profile of the sinks given on the command line.
+#[derive(Debug, clap::Args)]
+struct OutputArgs {
+    /// Write events in this profile: native (the contract line), ecs (Elastic Common Schema) or
+    /// ocsf (OCSF 1.1.0). Default: native, or ecs for an Elasticsearch URL.
+    #[arg(long, value_enum, value_name = "PROFILE")]
+    profile: Option<ProfileArg>,
+    /// With --profile ecs or ocsf: add the original record (event.original / raw_data).
+    #[arg(long)]
+    preserve_original: bool,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ProfileArg {
+    Native,
+    Ecs,
+    Ocsf,
+}
+
+impl OutputArgs {
+    fn apply(&self, sinks: &mut [SinkConfig]) -> anyhow::Result<()> {
+        for sink in sinks {
+            if let Some(profile) = self.profile {
+                sink.output.profile = match profile {
+                    ProfileArg::Native => Profile::Native,
+                    ProfileArg::Ecs => Profile::Ecs,
+                    ProfileArg::Ocsf => Profile::Ocsf,
+                };
+            }
+            sink.output.preserve_original = self.preserve_original;
+            if self.preserve_original && sink.output.is_native() {
+                bail!("--preserve-original needs --profile ecs or ocsf (the native line always carries the record as raw)");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The `--sink` shortcuts (design.md §4).
 fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
     let mut sinks = Vec::new();
     for spec in specs {
         if spec == "stdout" {
-            sinks.push(SinkConfig::Stdout);
+            sinks.push(SinkKind::Stdout.into());
         } else if let Some(path) = spec.strip_prefix("file:").filter(|p| !p.is_empty()) {
-            sinks.push(SinkConfig::File(FileSinkConfig {
+            sinks.push(SinkConfig::from(SinkKind::File(FileSinkConfig {
                 path: path.into(),
                 rotate_max_bytes: 0,
                 rotate_keep: 1,
-            }));
+            })));
         } else if spec.starts_with("syslog+") {
             let syslog = SyslogSinkConfig::from_url(spec)
                 .map_err(|message| anyhow::anyhow!("--sink {spec:?}: {message}"))?;
-            sinks.push(SinkConfig::Syslog(syslog));
+            sinks.push(SinkKind::Syslog(syslog).into());
         } else if spec.starts_with("http://") || spec.starts_with("https://") {
             let mut http = HttpSinkConfig::from_url(spec)
                 .map_err(|message| anyhow::anyhow!("--sink {spec:?}: {message}"))?;
@@ -456,7 +503,7 @@ fn parse_sinks(specs: &[String]) -> anyhow::Result<Vec<SinkConfig>> {
             if http.mode == HttpMode::SplunkHec && http.token.is_none() {
                 bail!("--sink {spec:?}: a Splunk HEC URL needs its token in ${SINK_TOKEN_VARIABLE}");
             }
-            sinks.push(SinkConfig::Http(Box::new(http)));
+            sinks.push(SinkKind::Http(Box::new(http)).into());
         } else {
             bail!(
                 "--sink {spec:?}: allowed stdout, file:PATH, syslog+udp://HOST:PORT, syslog+tcp://HOST:PORT, syslog+tls://HOST:PORT, http://URL or https://URL"

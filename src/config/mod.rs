@@ -20,6 +20,7 @@ pub use document::Problem;
 pub use validate::check_listen_address;
 
 use crate::decode::LogType;
+use crate::normalize::{Output, Profile};
 
 /// Everything the agent runs: sources, sinks and where state lives.
 #[derive(Clone, Debug, Default)]
@@ -283,9 +284,30 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// One sink.
+/// One sink: where events go, and in which profile.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SinkConfig {
+pub struct SinkConfig {
+    /// The kind of sink and its settings.
+    pub kind: SinkKind,
+    /// The profile its events are written in (`profile`, `preserve_original`).
+    pub output: Output,
+}
+
+impl From<SinkKind> for SinkConfig {
+    /// A sink with its default profile: `ecs` for the Elasticsearch mode of the `http` sink,
+    /// `native` for every other.
+    fn from(kind: SinkKind) -> Self {
+        let profile = match &kind {
+            SinkKind::Http(http) if http.mode == HttpMode::Elasticsearch => Profile::Ecs,
+            _ => Profile::Native,
+        };
+        SinkConfig { kind, output: Output { profile, preserve_original: false } }
+    }
+}
+
+/// The kinds of sink.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinkKind {
     /// NDJSON on standard output.
     Stdout,
     /// NDJSON appended to a file.
@@ -550,7 +572,7 @@ pub fn load_ini_files(paths: &[PathBuf], key_file: &Path) -> Result<Config, Conf
         }
     }
     validate::check_unique_names(&config.sources, &mut problems);
-    config.sinks.push(SinkConfig::Stdout);
+    config.sinks.push(SinkKind::Stdout.into());
     (config.warnings, config.notes) = keys.into_messages();
     finish(config, problems)
 }

@@ -13,11 +13,12 @@ use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, HttpCompression,
-    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SourceConfig, SourceKind, SqsSource,
+    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SinkKind, SourceConfig, SourceKind, SqsSource,
     SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
 };
 use crate::decode::LogType;
 use crate::decode::layout::{self, Node};
+use crate::normalize::Profile;
 use crate::normalize::filter::{self, Filter, Rule};
 
 /// A key's two spellings.
@@ -114,6 +115,7 @@ const DELETE_UNRELATED: Key = key("delete_unrelated", "DeleteUnrelated");
 const DROP: Key = key("drop", "Drop");
 const KEEP: Key = key("keep", "Keep");
 const UNREADY_AFTER_SECONDS: Key = key("unready_after_seconds", "UnreadyAfterSeconds");
+const PRESERVE_ORIGINAL: Key = key("preserve_original", "PreserveOriginal");
 
 /// Keys whose values are never echoed in a problem.
 const SECRET_KEYS: &[&str] = &["access_key_id", "secret_access_key", "proxy_password", "token", "password"];
@@ -657,7 +659,7 @@ pub(super) fn config_from_toml(
         }
     }
     if document.sinks.is_empty() {
-        config.sinks.push(SinkConfig::Stdout);
+        config.sinks.push(SinkKind::Stdout.into());
     }
     config
 }
@@ -1199,7 +1201,7 @@ fn sink_from_toml(
         fields.complain(FORMAT, "allowed ndjson");
     }
     let sink = match sink_type.as_str() {
-        "stdout" => SinkConfig::Stdout,
+        "stdout" => SinkKind::Stdout,
         "file" => {
             let path: PathBuf = base.join(fields.required(PATH)?);
             let rotate_max_bytes = fields.number(ROTATE_MAX_BYTES, 0..=u64::MAX, 0);
@@ -1207,7 +1209,7 @@ fn sink_from_toml(
                 fields.complain(ROTATE_MAX_BYTES, "allowed 0 (never rotate) or at least 1024");
             }
             let rotate_keep = fields.small_number(ROTATE_KEEP, 1..=1000, 5);
-            SinkConfig::File(FileSinkConfig { path, rotate_max_bytes, rotate_keep })
+            SinkKind::File(FileSinkConfig { path, rotate_max_bytes, rotate_keep })
         }
         "syslog" => {
             let mut syslog = fields.required_as(ADDRESS, SyslogSinkConfig::from_url)?;
@@ -1223,7 +1225,7 @@ fn sink_from_toml(
             }
             syslog.hostname = fields.text(HOSTNAME);
             syslog.tls = tls_settings(&mut fields, base, syslog.transport == SyslogTransport::Tls, ADDRESS);
-            SinkConfig::Syslog(syslog)
+            SinkKind::Syslog(syslog)
         }
         "http" => {
             let mut http = fields.required_as(URL, HttpSinkConfig::from_url)?;
@@ -1263,13 +1265,19 @@ fn sink_from_toml(
             http.compression = fields.choice(COMPRESSION, &compressions, http.compression);
             http.request_timeout = Duration::from_secs(fields.number(REQUEST_TIMEOUT_SECONDS, 1..=600, 30));
             http.tls = tls_settings(&mut fields, base, http.url.starts_with("https://"), URL);
-            SinkConfig::Http(Box::new(http))
+            SinkKind::Http(Box::new(http))
         }
         _ => {
             fields.complain(TYPE, "allowed stdout, file, syslog or http");
             return None;
         }
     };
+    let mut sink = SinkConfig::from(sink);
+    sink.output.profile = fields.choice(PROFILE, &Profile::NAMES, sink.output.profile);
+    sink.output.preserve_original = fields.flag(PRESERVE_ORIGINAL, false);
+    if sink.output.preserve_original && sink.output.is_native() {
+        fields.complain(PRESERVE_ORIGINAL, "needs profile ecs or ocsf (the native line always carries the record as raw)");
+    }
     fields.finish();
     Some(sink)
 }

@@ -4,6 +4,7 @@
 //! that need escaping) is copied as it is; anything else goes through serde_json's escaper.
 
 /// Appends `text` as a JSON string (quoted and escaped).
+#[inline]
 pub(super) fn push_str(out: &mut Vec<u8>, text: &str) {
     // A fold without early exit: the compiler turns it into vector compares.
     let needs_escaping = text.bytes().fold(false, |found, b| found | (b < 0x20) | (b == b'"') | (b == b'\\'));

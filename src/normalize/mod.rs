@@ -14,14 +14,20 @@
 
 mod batch;
 pub mod cloudtrail;
+mod doc;
+mod ecs;
 pub mod filter;
 mod json;
+mod ocsf;
+pub mod profile;
 mod time_text;
+pub(crate) mod tree;
 pub mod vpc_flow;
 
 use crate::decode::LogType;
 
 pub use batch::{Event, EventBatch};
+pub use profile::{Output, Profile, render_batch};
 use time_text::UnixText;
 pub use time_text::{format_unix, parse_rfc3339};
 

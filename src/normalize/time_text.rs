@@ -16,6 +16,31 @@ pub fn parse_rfc3339(text: &str) -> Option<(Cow<'_, str>, i64)> {
     Some((Cow::Owned(parsed.format(&Rfc3339).ok()?), parsed.unix_timestamp()))
 }
 
+/// Parses an RFC 3339 time into Unix milliseconds (fractions below a millisecond are cut).
+pub(super) fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    if let Some(seconds) = canonical_unix(text) {
+        return seconds.checked_mul(1000);
+    }
+    let parsed = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    i64::try_from(parsed.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (what Elastic's `date` processor
+/// writes, and OCSF's `*_dt`).
+pub(super) fn format_unix_ms(milliseconds: i64) -> [u8; 24] {
+    let seconds = milliseconds.div_euclid(1000);
+    let fraction = milliseconds.rem_euclid(1000) as u32;
+    let whole = UnixText::of(seconds).0;
+    let mut text = [0u8; 24];
+    text[..19].copy_from_slice(&whole[..19]);
+    text[19] = b'.';
+    text[20] = b'0' + (fraction / 100) as u8;
+    text[21] = b'0' + (fraction / 10 % 10) as u8;
+    text[22] = b'0' + (fraction % 10) as u8;
+    text[23] = b'Z';
+    text
+}
+
 /// Formats Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_unix(seconds: i64) -> String {
     String::from_utf8_lossy(&UnixText::of(seconds).0).into_owned()
@@ -166,5 +191,15 @@ mod tests {
         assert_eq!(format_unix(-62_167_219_201), "1970-01-01T00:00:00Z", "year -1 is out of range");
         let same_day = UnixText::of(1418515200).with_time_of_day(1418530010);
         assert_eq!(same_day, UnixText::of(1418530010));
+    }
+
+    #[test]
+    fn milliseconds_both_ways() {
+        assert_eq!(parse_rfc3339_ms("2024-05-14T09:15:42Z"), Some(1_715_678_142_000));
+        assert_eq!(parse_rfc3339_ms("2024-05-14T11:15:42.1234+02:00"), Some(1_715_678_142_123));
+        assert_eq!(parse_rfc3339_ms("not a time"), None);
+        assert_eq!(&format_unix_ms(1_715_678_142_000), b"2024-05-14T09:15:42.000Z");
+        assert_eq!(&format_unix_ms(1_715_678_142_123), b"2024-05-14T09:15:42.123Z");
+        assert_eq!(&format_unix_ms(-1), b"1969-12-31T23:59:59.999Z");
     }
 }

@@ -32,31 +32,46 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Sink, SinkError};
 use crate::ack::Receipt;
-use crate::normalize::EventBatch;
+use crate::normalize::{EventBatch, Output, render_batch};
 use crate::source::Batch;
 use crate::telemetry::{SinkMetrics, Stats, Telemetry};
 
-/// One batch on its way to every sink.
+/// One batch on its way to every sink: the native lines, and the same events in each other
+/// profile a sink asked for (rendered once, whatever the number of sinks that want it).
 pub struct Shipment {
     events: EventBatch,
+    renderings: Vec<(Output, EventBatch)>,
     pending_sinks: AtomicUsize,
     receipt: Mutex<Option<Receipt>>,
     stats: Arc<Stats>,
 }
 
 impl Shipment {
-    fn new(batch: Batch, sinks: usize, stats: Arc<Stats>) -> Arc<Shipment> {
+    fn new(batch: Batch, outputs: &[Output], sinks: usize, stats: Arc<Stats>) -> Arc<Shipment> {
+        let renderings = outputs.iter().map(|output| (*output, render_batch(&batch.events, *output))).collect();
         Arc::new(Shipment {
             events: batch.events,
+            renderings,
             pending_sinks: AtomicUsize::new(sinks),
             receipt: Mutex::new(batch.receipt),
             stats,
         })
     }
 
-    /// The events of the batch.
+    /// The events of the batch, as the sources produced them (the native profile).
     pub fn events(&self) -> &EventBatch {
         &self.events
+    }
+
+    /// The events of the batch written in `output`'s profile.
+    pub fn events_for(&self, output: Output) -> &EventBatch {
+        if output.is_native() {
+            return &self.events;
+        }
+        self.renderings
+            .iter()
+            .find(|(rendered, _)| *rendered == output)
+            .map_or(&self.events, |(_, events)| events)
     }
 
     /// One more sink accepted every event; the last one settles the receipt.
@@ -89,6 +104,8 @@ impl Batching {
 #[derive(Clone)]
 pub struct Lanes {
     lanes: Vec<Lane>,
+    /// The profiles other than native that some sink writes, each rendered once per batch.
+    outputs: Vec<Output>,
     stats: Arc<Stats>,
 }
 
@@ -107,7 +124,7 @@ pub struct LanesClosed;
 impl Lanes {
     /// Puts `batch` into every sink's lane, waiting while a lane is full.
     pub fn send(&self, batch: Batch) -> Result<(), LanesClosed> {
-        let shipment = Shipment::new(batch, self.lanes.len(), Arc::clone(&self.stats));
+        let shipment = Shipment::new(batch, &self.outputs, self.lanes.len(), Arc::clone(&self.stats));
         let events = shipment.events.len();
         for lane in &self.lanes {
             let queued = lane.queued.fetch_add(events, Ordering::Relaxed) + events;
@@ -146,10 +163,10 @@ impl Workers {
     }
 }
 
-/// Starts one thread per sink, each behind a lane of `lane_capacity` batches. A sink that fails
-/// for good cancels `stop_sources`.
+/// Starts one thread per sink, each behind a lane of `lane_capacity` batches, writing its
+/// events in its `Output` profile. A sink that fails for good cancels `stop_sources`.
 pub fn start(
-    sinks: Vec<Sink>,
+    sinks: Vec<(Sink, Output)>,
     lane_capacity: usize,
     stats: &Arc<Stats>,
     telemetry: &Telemetry,
@@ -157,7 +174,11 @@ pub fn start(
 ) -> (Lanes, Workers) {
     let mut lanes = Vec::with_capacity(sinks.len());
     let mut workers = Vec::with_capacity(sinks.len());
-    for (n, sink) in sinks.into_iter().enumerate() {
+    let mut outputs: Vec<Output> = Vec::new();
+    for (n, (sink, output)) in sinks.into_iter().enumerate() {
+        if !output.is_native() && !outputs.contains(&output) {
+            outputs.push(output);
+        }
         let (sender, queue) = sync_channel::<Arc<Shipment>>(lane_capacity.max(1));
         let lane = Lane { sender, queued: Arc::default(), metrics: telemetry.sink(&sink.describe()) };
         let stop_sources = stop_sources.clone();
@@ -165,7 +186,7 @@ pub fn start(
         let worker = std::thread::Builder::new()
             .name(format!("sink-{n}"))
             .spawn(move || {
-                let result = work(sink, queue, &queued, &metrics);
+                let result = work(sink, output, queue, &queued, &metrics);
                 if result.is_err() {
                     stop_sources.cancel();
                 }
@@ -175,12 +196,13 @@ pub fn start(
         lanes.push(lane);
         workers.push(worker);
     }
-    (Lanes { lanes, stats: Arc::clone(stats) }, Workers { workers })
+    (Lanes { lanes, outputs, stats: Arc::clone(stats) }, Workers { workers })
 }
 
 /// One sink's loop: take shipments, write them as its batching says, settle them.
 fn work(
     mut sink: Sink,
+    output: Output,
     queue: Receiver<Arc<Shipment>>,
     queued: &AtomicUsize,
     metrics: &SinkMetrics,
@@ -209,7 +231,7 @@ fn work(
         let due = held_events >= batching.max_events
             || oldest.is_some_and(|since| since.elapsed() >= batching.max_age);
         if !held.is_empty() && (closed || due) {
-            match sink.write(&held) {
+            match sink.write(&held, output) {
                 Ok(()) => {}
                 Err(error) if error.is_closed_pipe() => return Ok(()),
                 Err(error) => {

@@ -17,8 +17,8 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::config::SinkConfig;
-use crate::normalize::{Event, EventBatch};
+use crate::config::{SinkConfig, SinkKind};
+use crate::normalize::{Event, EventBatch, Output};
 use crate::telemetry::{Stats, Telemetry};
 
 pub use fanout::{Batching, Shipment};
@@ -90,13 +90,13 @@ pub enum Sink {
 impl Sink {
     /// Opens the sink a configuration describes.
     pub fn open(config: &SinkConfig, context: &SinkContext) -> Result<Sink, SinkError> {
-        match config {
-            SinkConfig::Stdout => Ok(Sink::Stdout(StdoutSink::new())),
-            SinkConfig::File(file) => FileSink::open(file).map(Sink::File),
-            SinkConfig::Syslog(syslog) => SyslogSink::new(syslog, &context.telemetry)
+        match &config.kind {
+            SinkKind::Stdout => Ok(Sink::Stdout(StdoutSink::new())),
+            SinkKind::File(file) => FileSink::open(file).map(Sink::File),
+            SinkKind::Syslog(syslog) => SyslogSink::new(syslog, &context.telemetry)
                 .map(|sink| Sink::Syslog(Box::new(sink)))
                 .map_err(|source| SinkError::Tls { sink: format!("syslog {}", syslog.address), source }),
-            SinkConfig::Http(http) => HttpSink::new(http, context)
+            SinkKind::Http(http) => HttpSink::new(http, context)
                 .map(|sink| Sink::Http(Box::new(sink)))
                 .map_err(|source| SinkError::Tls { sink: format!("http {}", http.url), source }),
         }
@@ -120,10 +120,10 @@ impl Sink {
         }
     }
 
-    /// Writes the events of `shipments`, retrying as the sink's kind allows, and returns once the
-    /// destination has them all.
-    pub fn write(&mut self, shipments: &[Arc<Shipment>]) -> Result<(), SinkError> {
-        let batches = || shipments.iter().map(|shipment| shipment.events());
+    /// Writes the events of `shipments` in `output`'s profile, retrying as the sink's kind
+    /// allows, and returns once the destination has them all.
+    pub fn write(&mut self, shipments: &[Arc<Shipment>], output: Output) -> Result<(), SinkError> {
+        let batches = || shipments.iter().map(|shipment| shipment.events_for(output));
         let events = || batches().flat_map(EventBatch::iter).collect::<Vec<Event<'_>>>();
         let io_result = match self {
             Sink::Stdout(sink) => sink.write_batches(batches()),

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::super::{
-    Config, ConfigErrors, Credentials, HttpCompression, HttpMode, SinkConfig, SourceKind, SyslogTransport,
+    Config, ConfigErrors, Credentials, HttpCompression, HttpMode, SinkConfig, SinkKind, SourceKind, SyslogTransport,
     load_ini_files, load_toml,
 };
 use crate::decode::LogType;
@@ -51,7 +51,7 @@ fn s3_defaults() {
     assert_eq!((s3.settle_minutes, s3.sweep_interval_minutes, s3.poll_interval_seconds), (15, 60, 60));
     assert!(matches!(s3.aws.credentials, Credentials::DefaultChain));
     assert!(s3.aws.proxy.is_none() && s3.aws.endpoint.is_none() && !s3.aws.force_path_style);
-    assert_eq!(config.sinks, vec![SinkConfig::Stdout]);
+    assert_eq!(config.sinks, vec![SinkConfig::from(SinkKind::Stdout)]);
 }
 
 #[test]
@@ -360,7 +360,7 @@ rotate_max_bytes = 1048576
     assert_eq!(config.sources[2].file, ini_path);
     let SourceKind::Dir(local) = &config.sources[3].kind else { panic!() };
     assert_eq!(local.paths, vec![dir.path().join("logs")]);
-    let SinkConfig::File(file) = &config.sinks[0] else { panic!() };
+    let SinkKind::File(file) = &config.sinks[0].kind else { panic!() };
     assert_eq!(
         (file.path.clone(), file.rotate_max_bytes, file.rotate_keep),
         (dir.path().join("out/events.ndjson"), 1_048_576, 5)
@@ -478,7 +478,7 @@ ca_file = "ca.pem"
 server_name = "siem"
 "#;
     let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
-    let SinkConfig::Http(hec) = &config.sinks[0] else { panic!() };
+    let SinkKind::Http(hec) = &config.sinks[0].kind else { panic!() };
     assert_eq!(hec.mode, HttpMode::SplunkHec);
     assert_eq!(hec.token.as_ref().map(|t| t.expose()), Some("0000-1111"));
     assert_eq!((hec.index.as_deref(), hec.host.as_deref()), (Some("aws"), Some("collector-1")));
@@ -487,13 +487,13 @@ server_name = "siem"
         (hec.compression, hec.tls.ca_file.clone()),
         (HttpCompression::Gzip, Some(dir.path().join("ca.pem")))
     );
-    let SinkConfig::Http(es) = &config.sinks[1] else { panic!() };
+    let SinkKind::Http(es) = &config.sinks[1].kind else { panic!() };
     assert_eq!(
         (es.mode, es.user.as_deref(), es.index.as_deref()),
         (HttpMode::Elasticsearch, Some("elastic"), Some("aws-%Y.%m"))
     );
     assert_eq!((es.batch_max_events, es.compression), (500, HttpCompression::None));
-    let SinkConfig::Syslog(syslog) = &config.sinks[2] else { panic!() };
+    let SinkKind::Syslog(syslog) = &config.sinks[2].kind else { panic!() };
     assert_eq!((syslog.transport, syslog.tls.server_name.as_deref()), (SyslogTransport::Tls, Some("siem")));
     let warned: Vec<String> = config.warnings.iter().map(|w| w.to_string()).collect();
     assert!(warned.iter().any(|w| w.contains("token: stored in plain text")), "{warned:?}");
