@@ -70,110 +70,150 @@ fn main() {
     ensure_corpus(&flow_dir, CorpusSpec { cloudtrail_files: 0, flow_files: 10 * scale, ..spec() });
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let repeats: usize = std::env::var("BENCH_REPEAT").ok().and_then(|s| s.parse().ok()).unwrap_or(5);
-
-    println!(
-        "| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference | stolen ms |"
-    );
-    println!("|---|---|---|---|---|---|---|---|");
-    for (name, dir, workload) in
-        [("CloudTrail", &cloudtrail_dir, "cloudtrail"), ("VPC flow", &flow_dir, "flow")]
-    {
-        let files = files(dir);
-        let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
-        let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
-        let parse = reference_parse(workload).unwrap();
-        for threads in [cores, 1] {
-            let (mut reference_run, mut in_process_run, mut trailhound_run) = (None, None, None);
-            let mut scraped_run = None;
-            for _ in 0..repeats.max(1) {
-                keep_fastest(&mut reference_run, run_reference(workload, dir, threads));
-                keep_fastest(&mut in_process_run, run_in_process(&files, threads, parse));
-                keep_fastest(&mut trailhound_run, run_trailhound(dir, threads == 1));
-                keep_fastest(&mut scraped_run, run_trailhound_scraped(dir, threads == 1));
-            }
-            let (reference_run, in_process_run, trailhound_run, scraped_run) = (
-                reference_run.unwrap(),
-                in_process_run.unwrap(),
-                trailhound_run.unwrap(),
-                scraped_run.unwrap(),
-            );
-            assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
-            assert_eq!(in_process_run.items, trailhound_run.items, "both must see every record");
-            assert_eq!(scraped_run.items, trailhound_run.items, "both must see every record");
-            for (program, run) in [
-                ("reference program (gunzip + parse)", &reference_run),
-                ("the same parse in the bench's process", &in_process_run),
-                ("trailhound replay", &trailhound_run),
-                ("trailhound replay, /metrics on and scraped every 100 ms", &scraped_run),
-            ] {
-                println!(
-                    "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {} |",
-                    run.items as f64 / run.seconds,
-                    compressed as f64 / 1e6 / run.seconds,
-                    uncompressed as f64 / 1e6 / run.seconds,
-                    reference_run.seconds / run.seconds,
-                    run.stolen_ms.map_or("n/a".to_string(), |ms| ms.to_string()),
+    // BENCH_ONLY=replay,parquet,filters,profiles,memory runs only those sections (default: all).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wants = |section: &str| only.is_empty() || only.split(',').any(|name| name.trim() == section);
+    if wants("replay") {
+        println!(
+            "| workload | program | cores | items/s | MB/s compressed | MB/s uncompressed | vs reference | stolen ms |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for (name, dir, workload) in
+            [("CloudTrail", &cloudtrail_dir, "cloudtrail"), ("VPC flow", &flow_dir, "flow")]
+        {
+            let files = files(dir);
+            let compressed: u64 = files.iter().map(|f| fs::metadata(f).unwrap().len()).sum();
+            let uncompressed: u64 = files.iter().map(|f| gunzipped_size(f)).sum();
+            let parse = reference_parse(workload).unwrap();
+            for threads in [cores, 1] {
+                let (mut reference_run, mut in_process_run, mut trailhound_run) = (None, None, None);
+                let mut scraped_run = None;
+                for _ in 0..repeats.max(1) {
+                    keep_fastest(&mut reference_run, run_reference(workload, dir, threads));
+                    keep_fastest(&mut in_process_run, run_in_process(&files, threads, parse));
+                    keep_fastest(&mut trailhound_run, run_trailhound(dir, threads == 1));
+                    keep_fastest(&mut scraped_run, run_trailhound_scraped(dir, threads == 1));
+                }
+                let (reference_run, in_process_run, trailhound_run, scraped_run) = (
+                    reference_run.unwrap(),
+                    in_process_run.unwrap(),
+                    trailhound_run.unwrap(),
+                    scraped_run.unwrap(),
                 );
+                assert_eq!(reference_run.items, trailhound_run.items, "both must see every record");
+                assert_eq!(in_process_run.items, trailhound_run.items, "both must see every record");
+                assert_eq!(scraped_run.items, trailhound_run.items, "both must see every record");
+                for (program, run) in [
+                    ("reference program (gunzip + parse)", &reference_run),
+                    ("the same parse in the bench's process", &in_process_run),
+                    ("trailhound replay", &trailhound_run),
+                    ("trailhound replay, /metrics on and scraped every 100 ms", &scraped_run),
+                ] {
+                    println!(
+                        "| {name} | {program} | {threads} | {:.0} | {:.0} | {:.0} | {:.2}× | {} |",
+                        run.items as f64 / run.seconds,
+                        compressed as f64 / 1e6 / run.seconds,
+                        uncompressed as f64 / 1e6 / run.seconds,
+                        reference_run.seconds / run.seconds,
+                        run.stolen_ms.map_or("n/a".to_string(), |ms| ms.to_string()),
+                    );
+                }
             }
         }
     }
 
     // The same flows delivered as Parquet (one file per text file, 5,000 rows per row group):
     // replay reads them back as the text AWS would have written.
-    let parquet_dir = root.join(format!("flow-parquet-x{scale}"));
-    ensure_parquet_corpus(&flow_dir, &parquet_dir);
-    println!();
-    println!("| workload | program | cores | items/s | vs the same flows as text |");
-    println!("|---|---|---|---|---|");
-    for threads in [cores, 1] {
-        let (mut text_run, mut parquet_run) = (None, None);
-        for _ in 0..repeats.max(1) {
-            keep_fastest(&mut text_run, run_trailhound(&flow_dir, threads == 1));
-            keep_fastest(&mut parquet_run, run_trailhound(&parquet_dir, threads == 1));
-        }
-        let (text_run, parquet_run) = (text_run.unwrap(), parquet_run.unwrap());
-        assert_eq!(text_run.items, parquet_run.items, "both must see every record");
-        for (program, run) in
-            [("trailhound replay, text", &text_run), ("trailhound replay, Parquet", &parquet_run)]
-        {
-            println!(
-                "| VPC flow | {program} | {threads} | {:.0} | {:.2}× |",
-                run.items as f64 / run.seconds,
-                text_run.seconds / run.seconds
-            );
+    if wants("parquet") {
+        let parquet_dir = root.join(format!("flow-parquet-x{scale}"));
+        ensure_parquet_corpus(&flow_dir, &parquet_dir);
+        println!();
+        println!("| workload | program | cores | items/s | vs the same flows as text |");
+        println!("|---|---|---|---|---|");
+        for threads in [cores, 1] {
+            let (mut text_run, mut parquet_run) = (None, None);
+            for _ in 0..repeats.max(1) {
+                keep_fastest(&mut text_run, run_trailhound(&flow_dir, threads == 1));
+                keep_fastest(&mut parquet_run, run_trailhound(&parquet_dir, threads == 1));
+            }
+            let (text_run, parquet_run) = (text_run.unwrap(), parquet_run.unwrap());
+            assert_eq!(text_run.items, parquet_run.items, "both must see every record");
+            for (program, run) in
+                [("trailhound replay, text", &text_run), ("trailhound replay, Parquet", &parquet_run)]
+            {
+                println!(
+                    "| VPC flow | {program} | {threads} | {:.0} | {:.2}× |",
+                    run.items as f64 / run.seconds,
+                    text_run.seconds / run.seconds
+                );
+            }
         }
     }
 
     // The same CloudTrail replay through `run` with a dir source, without and with five drop
     // rules that every record is checked against (and that drop none of them).
-    println!();
-    println!("| workload | program | cores | items/s | vs no rules |");
-    println!("|---|---|---|---|---|");
-    let work = tempfile::tempdir().unwrap();
-    let rules = "[[source.drop]]\nmatch = { eventSource = \"kms.example.com\", eventName = [\"Decrypt\", \"GenerateDataKey*\"] }\n\
+    if wants("filters") {
+        println!();
+        println!("| workload | program | cores | items/s | vs no rules |");
+        println!("|---|---|---|---|---|");
+        let work = tempfile::tempdir().unwrap();
+        let rules = "[[source.drop]]\nmatch = { eventSource = \"kms.example.com\", eventName = [\"Decrypt\", \"GenerateDataKey*\"] }\n\
         [[source.drop]]\nmatch = { \"userIdentity.invokedBy\" = \"*.example.com\", readOnly = true }\n\
         [[source.drop]]\nmatch = { eventName = \"Nothing*\" }\n\
         [[source.drop]]\nmatch = { sourceIPAddress = \"203.0.113.0/24\" }\n\
         [[source.drop]]\nmatch = { \"userIdentity.type\" = \"NoSuchType\", awsRegion = [\"xx-1\", \"xx-2\"] }\n";
-    for threads in [cores, 1] {
-        let (mut plain_run, mut rules_run) = (None, None);
-        for _ in 0..repeats.max(1) {
-            keep_fastest(&mut plain_run, run_with_config(work.path(), &cloudtrail_dir, "", threads == 1));
-            keep_fastest(&mut rules_run, run_with_config(work.path(), &cloudtrail_dir, rules, threads == 1));
-        }
-        let (plain_run, rules_run) = (plain_run.unwrap(), rules_run.unwrap());
-        assert_eq!(plain_run.items, rules_run.items, "the rules drop nothing");
-        for (program, run) in
-            [("trailhound run, no rules", &plain_run), ("trailhound run, five drop rules", &rules_run)]
-        {
-            println!(
-                "| CloudTrail | {program} | {threads} | {:.0} | {:.2}× |",
-                run.items as f64 / run.seconds,
-                plain_run.seconds / run.seconds
-            );
+        for threads in [cores, 1] {
+            let (mut plain_run, mut rules_run) = (None, None);
+            for _ in 0..repeats.max(1) {
+                keep_fastest(&mut plain_run, run_with_config(work.path(), &cloudtrail_dir, "", threads == 1));
+                keep_fastest(
+                    &mut rules_run,
+                    run_with_config(work.path(), &cloudtrail_dir, rules, threads == 1),
+                );
+            }
+            let (plain_run, rules_run) = (plain_run.unwrap(), rules_run.unwrap());
+            assert_eq!(plain_run.items, rules_run.items, "the rules drop nothing");
+            for (program, run) in
+                [("trailhound run, no rules", &plain_run), ("trailhound run, five drop rules", &rules_run)]
+            {
+                println!(
+                    "| CloudTrail | {program} | {threads} | {:.0} | {:.2}× |",
+                    run.items as f64 / run.seconds,
+                    plain_run.seconds / run.seconds
+                );
+            }
         }
     }
 
+    // The same replays written in each output profile.
+    if wants("profiles") {
+        println!();
+        println!("| workload | program | cores | items/s | vs native |");
+        println!("|---|---|---|---|---|");
+        for (name, dir) in [("CloudTrail", &cloudtrail_dir), ("VPC flow", &flow_dir)] {
+            for threads in [cores, 1] {
+                let mut runs: [Option<Measure>; 3] = [None, None, None];
+                for _ in 0..repeats.max(1) {
+                    for (run, profile) in runs.iter_mut().zip(["native", "ecs", "ocsf"]) {
+                        keep_fastest(run, run_profile(dir, profile, threads == 1));
+                    }
+                }
+                let [native, ecs, ocsf] = runs.map(Option::unwrap);
+                for (profile, run) in [("native", &native), ("ecs", &ecs), ("ocsf", &ocsf)] {
+                    assert_eq!(run.items, native.items, "every profile writes every event");
+                    println!(
+                        "| {name} | trailhound replay --profile {profile} | {threads} | {:.0} | {:.2}× |",
+                        run.items as f64 / run.seconds,
+                        native.seconds / run.seconds
+                    );
+                }
+            }
+        }
+    }
+
+    if !wants("memory") {
+        return;
+    }
     let medium = root.join(format!("single-{}/big.json.gz", big_records / 10));
     let big = root.join(format!("single-{big_records}/big.json.gz"));
     ensure_big_file(&medium, big_records / 10);
@@ -338,6 +378,13 @@ fn reference_flow(path: &Path) -> u64 {
 fn run_trailhound(path: &Path, one_core: bool) -> Measure {
     let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
     command.arg("replay").arg(path).stdout(Stdio::null());
+    measure_trailhound(command)
+}
+
+/// `trailhound replay --profile PROFILE` of `path`, output to /dev/null.
+fn run_profile(path: &Path, profile: &str, one_core: bool) -> Measure {
+    let mut command = pinned(PathBuf::from(env!("CARGO_BIN_EXE_trailhound")), one_core);
+    command.args(["replay", "--profile", profile]).arg(path).stdout(Stdio::null());
     measure_trailhound(command)
 }
 

@@ -14,8 +14,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::app::{self, RunOptions};
 use crate::config::secrets::SecretKey;
 use crate::config::{
-    self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SinkKind, SourceConfig,
-    SourceKind,
+    self, AwsSettings, Config, Credentials, DirSource, FileSinkConfig, Proxy, SinkConfig, SinkKind,
+    SourceConfig, SourceKind,
 };
 use crate::config::{HttpMode, HttpSinkConfig, Secret, SyslogSinkConfig};
 use crate::decode::LogType;
@@ -195,9 +195,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             if !sink.is_empty() {
                 config.sinks = parse_sinks(&sink)?;
-                profile.apply(&mut config.sinks)?;
+                profile.apply(&mut config.sinks);
             } else if profile.profile.is_some() || profile.preserve_original {
-                bail!("--profile and --preserve-original go with --sink; set profile in each [[sink]] of the configuration instead");
+                usage_error(
+                    "--profile and --preserve-original go with --sink; set profile in each [[sink]] of the configuration instead",
+                );
             }
             let state_dir = resolve_state_dir(state_dir, &config);
             if dry_run {
@@ -223,7 +225,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 None if sink.is_empty() => vec![SinkKind::Stdout.into()],
                 None => parse_sinks(&sink)?,
             };
-            profile.apply(&mut sinks)?;
+            profile.apply(&mut sinks);
             let dir = DirSource { paths, log_type, inclusions: vec!["*".into()], exclusions: Vec::new() };
             let source = SourceConfig {
                 name: "replay".into(),
@@ -462,7 +464,8 @@ enum ProfileArg {
 }
 
 impl OutputArgs {
-    fn apply(&self, sinks: &mut [SinkConfig]) -> anyhow::Result<()> {
+    /// Sets the profile of `sinks`; wrong usage ends the process as clap does (exit 2).
+    fn apply(&self, sinks: &mut [SinkConfig]) {
         for sink in sinks {
             if let Some(profile) = self.profile {
                 sink.output.profile = match profile {
@@ -473,11 +476,18 @@ impl OutputArgs {
             }
             sink.output.preserve_original = self.preserve_original;
             if self.preserve_original && sink.output.is_native() {
-                bail!("--preserve-original needs --profile ecs or ocsf (the native line always carries the record as raw)");
+                usage_error(
+                    "--preserve-original needs --profile ecs or ocsf (the native line always carries the record as raw)",
+                );
             }
         }
-        Ok(())
     }
+}
+
+/// Reports wrong usage the way clap does, and exits with 2.
+fn usage_error(message: &str) -> ! {
+    use clap::CommandFactory;
+    Cli::command().error(clap::error::ErrorKind::ArgumentConflict, message).exit()
 }
 
 /// The `--sink` shortcuts (design.md §4).

@@ -189,13 +189,15 @@ fn elasticsearch_bulk_over_tls_retries_busy_items_and_keeps_refused_ones() {
         for (i, pair) in body.chunks(2).enumerate() {
             let action: Value = serde_json::from_str(pair[0]).unwrap();
             let event: Value = serde_json::from_str(pair[1]).unwrap();
-            assert_eq!(action["index"]["_id"], event["event_id"], "_id is the event id");
-            let date = &event["time"].as_str().unwrap()[..10];
+            // The Elasticsearch mode writes ECS documents unless the sink says otherwise.
+            assert_eq!(event["ecs"]["version"], "8.11.0");
+            assert_eq!(action["index"]["_id"], event["event"]["id"], "_id is the event id");
+            let date = &event["@timestamp"].as_str().unwrap()[..10];
             assert_eq!(action["index"]["_index"], format!("trailhound-{}", date.replace('-', ".")));
             match (n, i) {
                 (0, 0) => {}
                 (0, 1) => refused = Some(event),
-                _ => indexed.push(event["event_id"].as_str().unwrap().to_string()),
+                _ => indexed.push(event["event"]["id"].as_str().unwrap().to_string()),
             }
         }
     }

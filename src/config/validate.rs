@@ -13,8 +13,8 @@ use super::secrets::{ENCRYPTED_PREFIX, SecretKey};
 use super::toml::TomlDocument;
 use super::{
     AwsSettings, CloudTrailApiSource, Config, Credentials, DirSource, FileSinkConfig, HttpCompression,
-    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SinkKind, SourceConfig, SourceKind, SqsSource,
-    SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
+    HttpMode, HttpSinkConfig, Proxy, S3Source, Secret, SinkConfig, SinkKind, SourceConfig, SourceKind,
+    SqsSource, SyslogFraming, SyslogRfc, SyslogSinkConfig, SyslogTransport, TelemetryConfig, TlsSettings,
 };
 use crate::decode::LogType;
 use crate::decode::layout::{self, Node};
@@ -1276,7 +1276,10 @@ fn sink_from_toml(
     sink.output.profile = fields.choice(PROFILE, &Profile::NAMES, sink.output.profile);
     sink.output.preserve_original = fields.flag(PRESERVE_ORIGINAL, false);
     if sink.output.preserve_original && sink.output.is_native() {
-        fields.complain(PRESERVE_ORIGINAL, "needs profile ecs or ocsf (the native line always carries the record as raw)");
+        fields.complain(
+            PRESERVE_ORIGINAL,
+            "needs profile ecs or ocsf (the native line always carries the record as raw)",
+        );
     }
     fields.finish();
     Some(sink)

@@ -275,6 +275,9 @@ mod tests {
         doc.node_pruned("p", &node);
         doc.node_pruned("none", &Node::parse(r#"{"a":[{}]}"#).unwrap());
         doc.finish();
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"s":"{\"a\":null,\"b\":{\"c\":\"\"},\"d\":[1]}","p":{"d":[1]}}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"s":"{\"a\":null,\"b\":{\"c\":\"\"},\"d\":[1]}","p":{"d":[1]}}"#
+        );
     }
 }

@@ -22,7 +22,12 @@ const ECS_VERSION: &str = "8.11.0";
 const FLATTENED_LIMIT: usize = 32_766;
 
 /// Appends the ECS document of `native`; `None` when its record cannot be read.
-pub(super) fn write(native: &NativeLine<'_>, preserve_original: bool, created: &[u8], out: &mut Vec<u8>) -> Option<()> {
+pub(super) fn write(
+    native: &NativeLine<'_>,
+    preserve_original: bool,
+    created: &[u8],
+    out: &mut Vec<u8>,
+) -> Option<()> {
     match native.log_type {
         LogType::CloudTrail => cloudtrail(native, native.record.as_ref()?, preserve_original, created, out),
         LogType::VpcFlowLogs => flow(native, preserve_original, created, out),
@@ -88,7 +93,8 @@ fn actor<'r>(record: &'r Node<'_>, event_name: Option<&str>) -> Actor<'r> {
         if let Some(issuer) = identity.text_at("sessionContext.sessionIssuer.userName") {
             actor.name = Some(issuer);
         }
-        let session = identity.text_at("arn").and_then(|arn| arn.rsplit('/').next()).filter(|name| !name.is_empty());
+        let session =
+            identity.text_at("arn").and_then(|arn| arn.rsplit('/').next()).filter(|name| !name.is_empty());
         if let Some(session) = session {
             actor.session_names.push(session);
             if let Some((local, _)) = session.split_once('@') {
@@ -104,12 +110,20 @@ fn actor<'r>(record: &'r Node<'_>, event_name: Option<&str>) -> Actor<'r> {
         actor.name = record.text_at("additionalEventData.UserName");
     }
     if actor.email.is_none() {
-        actor.email = actor.name.filter(|name| name.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()));
+        actor.email = actor
+            .name
+            .filter(|name| name.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()));
     }
     actor
 }
 
-fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: bool, created: &[u8], out: &mut Vec<u8>) {
+fn cloudtrail(
+    native: &NativeLine<'_>,
+    record: &Node<'_>,
+    preserve_original: bool,
+    created: &[u8],
+    out: &mut Vec<u8>,
+) {
     let text = |path: &str| record.text_at(path);
     let event_name = text("eventName");
     let event_source = text("eventSource");
@@ -214,7 +228,11 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
 
     doc.open("related");
     let mut users: Vec<&str> = Vec::with_capacity(8);
-    let candidates = actor.session_names.iter().copied().chain([target_name, new_name, target_id, actor.id, actor.name].into_iter().flatten());
+    let candidates = actor
+        .session_names
+        .iter()
+        .copied()
+        .chain([target_name, new_name, target_id, actor.id, actor.name].into_iter().flatten());
     for user in candidates {
         if !users.contains(&user) {
             users.push(user);
@@ -260,7 +278,9 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
             doc.opt_str(ecs_name, identity.text_at(aws_name));
         }
         doc.open("session_context");
-        if let Some(mfa) = identity.path("sessionContext.attributes.mfaAuthenticated").and_then(Node::scalar_text) {
+        if let Some(mfa) =
+            identity.path("sessionContext.attributes.mfaAuthenticated").and_then(Node::scalar_text)
+        {
             doc.str("mfa_authenticated", &mfa);
         }
         if let Some(created) =
@@ -270,9 +290,12 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
         }
         doc.open("session_issuer");
         if let Some(issuer) = identity.path("sessionContext.sessionIssuer") {
-            for (aws_name, ecs_name) in
-                [("type", "type"), ("principalId", "principal_id"), ("arn", "arn"), ("accountId", "account_id")]
-            {
+            for (aws_name, ecs_name) in [
+                ("type", "type"),
+                ("principalId", "principal_id"),
+                ("arn", "arn"),
+                ("accountId", "account_id"),
+            ] {
                 doc.opt_str(ecs_name, issuer.text_at(aws_name));
             }
         }
@@ -327,9 +350,10 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
         doc.open("console_login");
         doc.open("additional_eventdata");
         doc.opt_str("login_to", text("additionalEventData.LoginTo"));
-        for (path, ecs_name) in
-            [("additionalEventData.MobileVersion", "mobile_version"), ("additionalEventData.MFAUsed", "mfa_used")]
-        {
+        for (path, ecs_name) in [
+            ("additionalEventData.MobileVersion", "mobile_version"),
+            ("additionalEventData.MFAUsed", "mfa_used"),
+        ] {
             if let Some(flag) = text(path) {
                 doc.bool(ecs_name, flag != "No");
             }
@@ -371,23 +395,50 @@ fn outcome<'r>(record: &'r Node<'_>, event_name: Option<&str>) -> Cow<'r, str> {
 fn categorize(event_name: &str) -> (Option<&'static str>, &'static [&'static str]) {
     const INFO: &[&str] = &["info"];
     match event_name {
-        "AttachUserPolicy" | "DetachUserPolicy" | "PutUserPolicy" | "DeleteUserPolicy"
-        | "PutUserPermissionsBoundary" | "DeleteUserPermissionsBoundary" | "ChangePassword" | "CreateAccessKey"
-        | "DeleteAccessKey" | "UpdateAccessKey" | "CreateVirtualMFADevice" | "DeleteVirtualMFADevice"
-        | "EnableMFADevice" | "DeactivateMFADevice" | "DeleteSSHPublicKey" | "UpdateSSHPublicKey" | "TagUser"
-        | "UntagUser" | "UpdateLoginProfile" | "UpdateUser" => (Some("iam"), &["user", "change"]),
-        "GetUser" | "GetUserPolicy" | "ListAttachedUserPolicies" | "ListGroupsForUser" | "ListUserPolicies"
-        | "ListUserTags" | "ListUsers" => (Some("iam"), &["user", "info"]),
+        "AttachUserPolicy"
+        | "DetachUserPolicy"
+        | "PutUserPolicy"
+        | "DeleteUserPolicy"
+        | "PutUserPermissionsBoundary"
+        | "DeleteUserPermissionsBoundary"
+        | "ChangePassword"
+        | "CreateAccessKey"
+        | "DeleteAccessKey"
+        | "UpdateAccessKey"
+        | "CreateVirtualMFADevice"
+        | "DeleteVirtualMFADevice"
+        | "EnableMFADevice"
+        | "DeactivateMFADevice"
+        | "DeleteSSHPublicKey"
+        | "UpdateSSHPublicKey"
+        | "TagUser"
+        | "UntagUser"
+        | "UpdateLoginProfile"
+        | "UpdateUser" => (Some("iam"), &["user", "change"]),
+        "GetUser"
+        | "GetUserPolicy"
+        | "ListAttachedUserPolicies"
+        | "ListGroupsForUser"
+        | "ListUserPolicies"
+        | "ListUserTags"
+        | "ListUsers" => (Some("iam"), &["user", "info"]),
         "CreateUser" => (Some("iam"), &["user", "creation"]),
         "DeleteUser" => (Some("iam"), &["user", "deletion"]),
-        "AddUserToGroup" | "RemoveUserFromGroup" | "AttachGroupPolicy" | "DetachGroupPolicy" | "PutGroupPolicy"
-        | "DeleteGroupPolicy" | "UpdateGroup" => (Some("iam"), &["group", "change"]),
+        "AddUserToGroup"
+        | "RemoveUserFromGroup"
+        | "AttachGroupPolicy"
+        | "DetachGroupPolicy"
+        | "PutGroupPolicy"
+        | "DeleteGroupPolicy"
+        | "UpdateGroup" => (Some("iam"), &["group", "change"]),
         "GetGroup" | "GetGroupPolicy" | "ListAttachedGroupPolicies" | "ListGroupPolicies" | "ListGroups" => {
             (Some("iam"), &["group", "info"])
         }
         "CreateGroup" => (Some("iam"), &["group", "creation"]),
         "DeleteGroup" => (Some("iam"), &["group", "deletion"]),
-        "SetDefaultPolicyVersion" | "SetSecurityTokenServicePreferences" | "UpdateAccountPasswordPolicy"
+        "SetDefaultPolicyVersion"
+        | "SetSecurityTokenServicePreferences"
+        | "UpdateAccountPasswordPolicy"
         | "UpdateRole" => (Some("iam"), &["admin", "change"]),
         "CreateKeyPair" => (Some("iam"), &["admin", "creation"]),
         "AttachRolePolicy" => (Some("iam"), &["change"]),
@@ -400,7 +451,10 @@ fn categorize(event_name: &str) -> (Option<&'static str>, &'static [&'static str
         "GetObject" | "HeadObject" | "ListBuckets" | "ListObjects" => (Some("file"), INFO),
         "PutObject" => (Some("file"), &["change"]),
         "AuthorizeSecurityGroupIngress" => (Some("network"), &["access"]),
-        "DescribeLoadBalancers" | "DescribeNetworkAcls" | "DescribeNetworkInterfaces" | "DescribeSecurityGroups"
+        "DescribeLoadBalancers"
+        | "DescribeNetworkAcls"
+        | "DescribeNetworkInterfaces"
+        | "DescribeSecurityGroups"
         | "DescribeVpcs" => (Some("network"), INFO),
         "DescribeInstances" | "DescribeVolumes" | "ListInstanceAssociations" => (Some("host"), INFO),
         "DescribeDBInstances" | "ListTables" => (Some("database"), INFO),
@@ -408,7 +462,10 @@ fn categorize(event_name: &str) -> (Option<&'static str>, &'static [&'static str
         "DeleteTrail" => (Some("configuration"), &["deletion"]),
         "DescribeTrails" => (Some("configuration"), INFO),
         "Subscribe" => (Some("configuration"), &["change"]),
-        "CreateControlChannel" | "CreateDataChannel" | "OpenControlChannel" | "OpenDataChannel"
+        "CreateControlChannel"
+        | "CreateDataChannel"
+        | "OpenControlChannel"
+        | "OpenDataChannel"
         | "StartSession" => (Some("session"), &["start"]),
         "TerminateSession" => (Some("session"), &["end"]),
         "DescribeRegions" => (Some("api"), INFO),
@@ -625,8 +682,10 @@ fn flow(native: &NativeLine<'_>, preserve_original: bool, created: &[u8], out: &
         doc.close();
     }
     if let Some(flags) = native.flow_int("tcp_flags") {
-        let names = [(0x01, "fin"), (0x02, "syn"), (0x04, "rst"), (0x08, "psh"), (0x10, "ack"), (0x20, "urg")];
-        let set: Vec<&str> = names.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect();
+        let names =
+            [(0x01, "fin"), (0x02, "syn"), (0x04, "rst"), (0x08, "psh"), (0x10, "ack"), (0x20, "urg")];
+        let set: Vec<&str> =
+            names.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, name)| *name).collect();
         doc.strs("tcp_flags_array", &set);
     }
     doc.close();
@@ -676,7 +735,8 @@ fn community_id(
     }
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &input[..at]);
     id[..2].copy_from_slice(b"1:");
-    let written = base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), &mut id[2..]).ok()?;
+    let written =
+        base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), &mut id[2..]).ok()?;
     std::str::from_utf8(&id[..2 + written]).ok()
 }
 
@@ -695,7 +755,11 @@ mod tests {
         // The example of the Community ID specification's README (corelight/community-id-spec).
         let expected = Some("1:LQU9qZlK+B5F3KDmev6m5PMibrg=".to_string());
         assert_eq!(id("128.232.110.120", "66.35.250.204", 6, (34855, 80)), expected);
-        assert_eq!(id("66.35.250.204", "128.232.110.120", 6, (80, 34855)), expected, "seen from the other side");
+        assert_eq!(
+            id("66.35.250.204", "128.232.110.120", 6, (80, 34855)),
+            expected,
+            "seen from the other side"
+        );
         assert_eq!(id("10.0.0.1", "10.0.0.2", 1, (0, 0)), None);
         assert_eq!(id("10.0.0.1", "::1", 6, (1, 2)), None);
         assert!(id("2001:db8::1", "2001:db8::2", 17, (53, 5353)).is_some_and(|id| id.len() == 30));

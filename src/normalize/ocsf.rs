@@ -48,10 +48,18 @@ pub(crate) struct Class {
 
 impl Class {
     const BASE: Class = Class { uid: 0, name: "Base Event", category_uid: 0, category_name: "Uncategorized" };
-    const ACCOUNT_CHANGE: Class =
-        Class { uid: 3001, name: "Account Change", category_uid: 3, category_name: "Identity & Access Management" };
-    const AUTHENTICATION: Class =
-        Class { uid: 3002, name: "Authentication", category_uid: 3, category_name: "Identity & Access Management" };
+    const ACCOUNT_CHANGE: Class = Class {
+        uid: 3001,
+        name: "Account Change",
+        category_uid: 3,
+        category_name: "Identity & Access Management",
+    };
+    const AUTHENTICATION: Class = Class {
+        uid: 3002,
+        name: "Authentication",
+        category_uid: 3,
+        category_name: "Identity & Access Management",
+    };
     const NETWORK_ACTIVITY: Class =
         Class { uid: 4001, name: "Network Activity", category_uid: 4, category_name: "Network Activity" };
     const API_ACTIVITY: Class =
@@ -206,15 +214,12 @@ fn cloudtrail_class(record: &Node<'_>, event_name: &str) -> Class {
 fn cloudtrail_activity(class: Class, event_name: &str) -> (i64, &'static str) {
     match class.uid {
         6003 => api_activity(event_name),
-        3002 => {
-            if matches!(event_name, "ConsoleLogin" | "ExternalIdPDirectoryLogin" | "UserAuthentication")
-                || event_name.contains("AssumeRole")
-            {
-                (1, "Logon")
-            } else {
-                (99, "Other")
-            }
+        3002 if matches!(event_name, "ConsoleLogin" | "ExternalIdPDirectoryLogin" | "UserAuthentication")
+            || event_name.contains("AssumeRole") =>
+        {
+            (1, "Logon")
         }
+        3002 => (99, "Other"),
         3001 => account_change_activity(event_name),
         _ => (99, "Other"),
     }
@@ -273,9 +278,16 @@ fn account_change_activity(event_name: &str) -> (i64, &'static str) {
         (7, "Attach Policy")
     } else if contains("Detach") || contains("Remove") {
         (8, "Detach Policy")
-    } else if ["DeleteSSH", "DeleteServer", "DeleteSign", "DeleteAccount", "DeleteCloudFront", "DeleteService"]
-        .iter()
-        .any(|part| contains(part))
+    } else if [
+        "DeleteSSH",
+        "DeleteServer",
+        "DeleteSign",
+        "DeleteAccount",
+        "DeleteCloudFront",
+        "DeleteService",
+    ]
+    .iter()
+    .any(|part| contains(part))
     {
         (99, "Other")
     } else if event_name.starts_with("Delete") {
@@ -387,7 +399,8 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
         return;
     }
 
-    let login_answer = (event_name == "ConsoleLogin").then(|| text("responseElements.ConsoleLogin")).flatten();
+    let login_answer =
+        (event_name == "ConsoleLogin").then(|| text("responseElements.ConsoleLogin")).flatten();
     let failed = match login_answer {
         Some(answer) => !answer.eq_ignore_ascii_case("success"),
         None => text("errorCode").is_some(),
@@ -432,10 +445,14 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     doc.close();
     doc.close();
     doc.open("session");
-    if let Some(created) = identity_text("sessionContext.attributes.creationDate").and_then(parse_rfc3339_ms) {
+    if let Some(created) = identity_text("sessionContext.attributes.creationDate").and_then(parse_rfc3339_ms)
+    {
         time(&mut doc, ("created_time", "created_time_dt"), created);
     }
-    if let Some(mfa) = identity.and_then(|identity| identity.path("sessionContext.attributes.mfaAuthenticated")).and_then(Node::flag) {
+    if let Some(mfa) = identity
+        .and_then(|identity| identity.path("sessionContext.attributes.mfaAuthenticated"))
+        .and_then(Node::flag)
+    {
         doc.bool("is_mfa", mfa);
     }
     doc.opt_str("issuer", identity_text("sessionContext.sessionIssuer.arn"));
@@ -444,7 +461,8 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     doc.open("idp");
     doc.opt_str(
         "name",
-        identity_text("sessionContext.webIdFederationData.federatedProvider").or_else(|| identity_text("identityProvider")),
+        identity_text("sessionContext.webIdFederationData.federatedProvider")
+            .or_else(|| identity_text("identityProvider")),
     );
     doc.opt_str("uid", identity_text("onBehalfOf.identityStoreArn"));
     doc.close();
@@ -453,11 +471,14 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     // The subject of the class: who logged on (Authentication) or whose account changed.
     let mut subject_name = None;
     if class == Class::AUTHENTICATION {
+        // A role's session for the AssumeRole family; else the caller signs in as themself, named
+        // by name only when there is no ARN (Identity Center users), as OCSF requires a user.
         doc.open("user");
         subject_name = text("requestParameters.roleSessionName");
-        doc.opt_str("name", subject_name);
-        doc.opt_str("uid", text("requestParameters.roleArn").or_else(|| identity_text("arn")));
-        doc.opt_str("uid_alt", identity_text("principalId"));
+        let subject_uid = text("requestParameters.roleArn").or_else(|| identity_text("arn"));
+        doc.opt_str("name", subject_name.or(if subject_uid.is_none() { actor_name } else { None }));
+        doc.opt_str("uid", subject_uid);
+        doc.opt_str("uid_alt", identity_text("principalId").or_else(|| identity_text("onBehalfOf.userId")));
         doc.close();
         doc.open("dst_endpoint");
         doc.opt_str("svc_name", text("additionalEventData.LoginTo"));
@@ -468,7 +489,8 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
             .or_else(|| text("requestParameters.groupName"))
             .or_else(|| text("requestParameters.instanceProfileName"));
         let subject_uid = text("responseElements.user.arn").or_else(|| text("responseElements.role.arn"));
-        let subject_uid_alt = text("responseElements.user.userId").or_else(|| text("responseElements.role.roleId"));
+        let subject_uid_alt =
+            text("responseElements.user.userId").or_else(|| text("responseElements.role.roleId"));
         doc.open("user");
         doc.opt_str("name", subject_name);
         // OCSF requires the changed account: without a named one, the account acted on is the
@@ -618,7 +640,8 @@ const FLOW_MAPPED: &[&str] = &[
 ];
 
 /// Observable names of each side.
-const SOURCE_OBSERVABLES: [&str; 3] = ["src_endpoint.ip", "src_endpoint.intermediate_ips", "src_endpoint.instance_uid"];
+const SOURCE_OBSERVABLES: [&str; 3] =
+    ["src_endpoint.ip", "src_endpoint.intermediate_ips", "src_endpoint.instance_uid"];
 const DESTINATION_OBSERVABLES: [&str; 3] =
     ["dst_endpoint.ip", "dst_endpoint.intermediate_ips", "dst_endpoint.instance_uid"];
 
@@ -701,7 +724,15 @@ fn flow(native: &NativeLine<'_>, preserve_original: bool, out: &mut Vec<u8>) {
     let mut observed: Vec<(&str, i64, &str)> = Vec::new();
     for (side, address, packet_address, port, service, direction_here, names) in [
         ("src_endpoint", "srcaddr", "pkt_srcaddr", "srcport", "pkt_src_aws_service", 2, SOURCE_OBSERVABLES),
-        ("dst_endpoint", "dstaddr", "pkt_dstaddr", "dstport", "pkt_dst_aws_service", 1, DESTINATION_OBSERVABLES),
+        (
+            "dst_endpoint",
+            "dstaddr",
+            "pkt_dstaddr",
+            "dstport",
+            "pkt_dst_aws_service",
+            1,
+            DESTINATION_OBSERVABLES,
+        ),
     ] {
         doc.open(side);
         let address = field(address);
@@ -787,7 +818,9 @@ fn flow(native: &NativeLine<'_>, preserve_original: bool, out: &mut Vec<u8>) {
         .flow
         .iter()
         .filter(|(name, _)| !FLOW_MAPPED.contains(name))
-        .filter(|(name, _)| direction.is_none() || !INTERFACE_FIELDS.iter().any(|(aws_name, _)| aws_name == name))
+        .filter(|(name, _)| {
+            direction.is_none() || !INTERFACE_FIELDS.iter().any(|(aws_name, _)| aws_name == name)
+        })
         .map(|(name, value)| (*name, value.as_ref()))
         .collect();
     rest.sort_unstable();

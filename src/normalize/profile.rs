@@ -67,7 +67,8 @@ impl Output {
 /// The events of `batch` (native lines) written in `output`'s profile: one line per event, with
 /// the same ids, log types and times.
 pub fn render_batch(batch: &EventBatch, output: Output) -> EventBatch {
-    let mut rendered = EventBatch::with_capacity(batch.len(), batch.ndjson().len() + batch.ndjson().len() / 2);
+    let mut rendered =
+        EventBatch::with_capacity(batch.len(), batch.ndjson().len() + batch.ndjson().len() / 2);
     let created = quoted_date(now_ms());
     for event in batch.iter() {
         render_line(event.json, output, &created, rendered.line());
@@ -164,7 +165,8 @@ impl<'a> NativeLine<'a> {
             b"log_type" => {
                 let mut log_type = None;
                 let end = text(at, depth, &mut log_type)?;
-                native.log_type = log_type.as_deref().and_then(LogType::from_name).unwrap_or(LogType::CloudTrail);
+                native.log_type =
+                    log_type.as_deref().and_then(LogType::from_name).unwrap_or(LogType::CloudTrail);
                 Ok(end)
             }
             b"origin" => json_scan::object_at(bytes, at, depth, |name, at, depth| match name {

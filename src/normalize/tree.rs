@@ -239,11 +239,14 @@ mod tests {
     fn a_record_reads_into_a_tree_and_back() {
         let text = r#" {"a":{"b":[1,-2.50e3,"x\"y"],"c\u0041":null},"d":true,"e":"","f":{}} "#;
         let node = Node::parse(text).unwrap();
-        assert_eq!(node.path("a.b"), Some(&Node::Array(vec![
-            Node::Number("1"),
-            Node::Number("-2.50e3"),
-            Node::Text(Cow::Borrowed("x\"y"))
-        ])));
+        assert_eq!(
+            node.path("a.b"),
+            Some(&Node::Array(vec![
+                Node::Number("1"),
+                Node::Number("-2.50e3"),
+                Node::Text(Cow::Borrowed("x\"y"))
+            ]))
+        );
         assert_eq!(node.path("a.cA"), Some(&Node::Null));
         assert_eq!(node.get("d").and_then(Node::flag), Some(true));
         let mut compact = Vec::new();
@@ -253,7 +256,9 @@ mod tests {
         node.write_pruned(&mut pruned);
         assert_eq!(pruned, br#"{"a":{"b":[1,-2.50e3,"x\"y"]},"d":true}"#);
         let mut leaves = Vec::new();
-        node.leaves(&mut |path, leaf| leaves.push((path.to_string(), leaf.scalar_text().map(Cow::into_owned))));
+        node.leaves(&mut |path, leaf| {
+            leaves.push((path.to_string(), leaf.scalar_text().map(Cow::into_owned)))
+        });
         assert_eq!(leaves[0].0, "a.b");
         assert_eq!(leaves[1], ("a.cA".to_string(), None));
         assert_eq!(leaves[2], ("d".to_string(), Some("true".to_string())));

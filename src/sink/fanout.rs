@@ -48,7 +48,8 @@ pub struct Shipment {
 
 impl Shipment {
     fn new(batch: Batch, outputs: &[Output], sinks: usize, stats: Arc<Stats>) -> Arc<Shipment> {
-        let renderings = outputs.iter().map(|output| (*output, render_batch(&batch.events, *output))).collect();
+        let renderings =
+            outputs.iter().map(|output| (*output, render_batch(&batch.events, *output))).collect();
         Arc::new(Shipment {
             events: batch.events,
             renderings,

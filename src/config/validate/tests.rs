@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use super::super::{
-    Config, ConfigErrors, Credentials, HttpCompression, HttpMode, SinkConfig, SinkKind, SourceKind, SyslogTransport,
-    load_ini_files, load_toml,
+    Config, ConfigErrors, Credentials, HttpCompression, HttpMode, SinkConfig, SinkKind, SourceKind,
+    SyslogTransport, load_ini_files, load_toml,
 };
 use crate::decode::LogType;
+use crate::normalize::Profile;
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -543,6 +544,72 @@ client_cert_file = "c.pem"
             .iter()
             .any(|s| s.starts_with("D/t.toml:17: ca_file = \"missing.pem\": cannot read D/missing.pem")),
         "{shown:#?}"
+    );
+}
+
+#[test]
+fn sinks_choose_their_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = r#"
+[[source]]
+type = "dir"
+path = "logs"
+
+[[sink]]
+type = "stdout"
+
+[[sink]]
+type = "file"
+path = "ocsf.ndjson"
+profile = "ocsf"
+preserve_original = true
+
+[[sink]]
+type = "http"
+url = "http://es:9200"
+mode = "elasticsearch"
+
+[[sink]]
+type = "http"
+url = "http://es:9200"
+mode = "elasticsearch"
+profile = "native"
+"#;
+    let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
+    let outputs: Vec<(Profile, bool)> =
+        config.sinks.iter().map(|sink| (sink.output.profile, sink.output.preserve_original)).collect();
+    assert_eq!(
+        outputs,
+        [(Profile::Native, false), (Profile::Ocsf, true), (Profile::Ecs, false), (Profile::Native, false)],
+        "native by default, ecs by default for Elasticsearch, and what each sink says"
+    );
+}
+
+#[test]
+fn profile_mistakes_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = r#"
+[[source]]
+type = "dir"
+path = "logs"
+
+[[sink]]
+type = "stdout"
+profile = "ECS"
+
+[[sink]]
+type = "stdout"
+preserve_original = true
+"#;
+    let errors = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap_err();
+    let shown: Vec<String> =
+        errors.0.iter().map(|p| p.to_string().replace(&format!("{}", dir.path().display()), "D")).collect();
+    assert_eq!(
+        shown,
+        [
+            "D/t.toml:8: profile = \"ECS\": allowed native, ecs or ocsf",
+            "D/t.toml:12: preserve_original = true: needs profile ecs or ocsf (the native line always carries the record as raw)",
+        ]
     );
 }
 
