@@ -38,6 +38,10 @@ struct Args {
     /// Instead of a tree, write one CloudTrail file with this many records to --out/big.json.gz.
     #[arg(long)]
     big_cloudtrail_records: Option<usize>,
+    /// Instead of a tree, write AWS's example flow records as a Parquet file to
+    /// --out/example.log.parquet (a fixture, e.g. a seed for the fuzzers).
+    #[arg(long)]
+    parquet_example: bool,
     /// Seed of all randomness.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -45,6 +49,26 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.parquet_example {
+        let path = args.out.join("example.log.parquet");
+        let written = corpus::parquet::from_text(corpus::parquet::AWS_EXAMPLE_FLOWS, 2)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| {
+                std::fs::create_dir_all(&args.out)
+                    .and_then(|()| std::fs::write(&path, bytes))
+                    .map_err(|error| error.to_string())
+            });
+        return match written {
+            Ok(()) => {
+                eprintln!("{}", path.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if let Some(records) = args.big_cloudtrail_records {
         let path = args.out.join("big.json.gz");
         return match corpus::write_big_cloudtrail_file(&path, records, args.seed) {

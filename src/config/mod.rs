@@ -545,10 +545,31 @@ impl std::error::Error for ConfigErrors {}
 /// values are decrypted with the key in `key_file` (read only when one is present).
 pub fn load_toml(path: &Path, key_file: &Path) -> Result<Config, ConfigErrors> {
     let text = read(path)?;
+    parse_toml(path, &text, key_file)
+}
+
+/// Validates the TOML configuration `text`, read from `path` (which relative paths in it are
+/// taken from); `enc:` values are decrypted with the key in `key_file`.
+pub fn parse_toml(path: &Path, text: &str, key_file: &Path) -> Result<Config, ConfigErrors> {
     let keys = validate::KeyRing::new(key_file);
     let mut problems = Vec::new();
-    let document = toml::parse(path, &text, &mut problems);
+    let document = toml::parse(path, text, &mut problems);
     let mut config = validate::config_from_toml(path, document, &keys, &mut problems);
+    (config.warnings, config.notes) = keys.into_messages();
+    finish(config, problems)
+}
+
+/// Validates the text of one seed INI file (`path` names it in messages), as
+/// [`load_ini_files`] does for each file.
+pub fn parse_ini(path: &Path, text: &str, key_file: &Path) -> Result<Config, ConfigErrors> {
+    let keys = validate::KeyRing::new(key_file);
+    let mut problems = Vec::new();
+    let mut config = Config::default();
+    let section = ini::parse(path, text, &mut problems);
+    if let Some(source) = validate::source_from_ini(section, None, &keys, &mut problems) {
+        config.sources.push(source);
+    }
+    config.sinks.push(SinkKind::Stdout.into());
     (config.warnings, config.notes) = keys.into_messages();
     finish(config, problems)
 }

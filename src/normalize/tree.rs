@@ -188,7 +188,8 @@ fn node_at<'a>(text: &'a str, at: usize, depth: u32) -> Result<(Node<'a>, usize)
     let (start, byte) = json_scan::peek_at(bytes, at)?;
     match byte {
         b'{' => {
-            let mut members = Vec::new();
+            // Room for eight saves most of the regrowth of small objects.
+            let mut members = Vec::with_capacity(8);
             let end = json_scan::object_at(bytes, start, depth, |key, value_at, depth| {
                 let (value, end) = node_at(text, value_at, depth)?;
                 members.push((borrowed_key(text, key), value));
