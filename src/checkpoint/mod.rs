@@ -108,6 +108,28 @@ pub enum CheckpointError {
         /// What SQLite said.
         reason: String,
     },
+    /// The store cannot be written: a read-only or full file system, missing permissions.
+    /// Nothing is collected that could not be recorded.
+    #[error(
+        "checkpoint store {path} cannot be written: {reason}. Nothing is collected until it can be \
+         (make room or make the state directory writable, then start again)"
+    )]
+    Unwritable {
+        /// The database file or the state directory.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The store's file was deleted or replaced while the agent ran.
+    #[error(
+        "checkpoint store {path} was deleted or replaced while running: stopping rather than \
+         recording into a file nobody will read. Restore it from a backup, or start again to begin \
+         a new store (which collects the whole look-back window again)"
+    )]
+    Vanished {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
     /// The file was written by a newer Trailhound.
     #[error("checkpoint store {path} has schema version {found}; this build knows up to {known}")]
     NewerSchema {

@@ -50,6 +50,34 @@ CREATE TABLE IF NOT EXISTS polls (
 pub struct CheckpointStore {
     path: PathBuf,
     connection: Mutex<Connection>,
+    /// The device and inode of the file opened, to notice it being deleted or replaced.
+    identity: Option<(u64, u64)>,
+}
+
+/// The device and inode of `path`.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|metadata| (metadata.dev(), metadata.ino()))
+}
+
+/// Writes and removes a small file in `state_dir`, so that a read-only or full file system is
+/// reported before anything is collected, in words rather than as SQLite's "unable to open".
+fn probe_writable(state_dir: &Path) -> Result<(), CheckpointError> {
+    use std::io::Write;
+    let probe = state_dir.join(format!(".write-probe-{}", std::process::id()));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&probe)
+        .and_then(|mut file| file.write_all(&[0; 8192]).and_then(|()| file.sync_all()));
+    // A probe that cannot be removed only leaves a small file behind; the write decides.
+    std::fs::remove_file(&probe).ok();
+    written.map_err(|error| CheckpointError::Unwritable {
+        path: state_dir.to_path_buf(),
+        reason: error.to_string(),
+    })
 }
 
 impl CheckpointStore {
@@ -59,6 +87,7 @@ impl CheckpointStore {
         std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
             .create(state_dir)
             .map_err(|source| CheckpointError::StateDir { path: state_dir.to_path_buf(), source })?;
+        probe_writable(state_dir)?;
         let path = state_dir.join(STORE_FILE);
         let sqlite = |source| classify(&path, source);
         if std::fs::metadata(&path).is_err() {
@@ -89,7 +118,8 @@ impl CheckpointStore {
             }
             Some(_) => {}
         }
-        Ok(CheckpointStore { path, connection: Mutex::new(connection) })
+        let identity = file_identity(&path);
+        Ok(CheckpointStore { path, connection: Mutex::new(connection), identity })
     }
 
     /// Opens an existing store for reading only (`run --dry-run`): nothing is created or
@@ -105,7 +135,8 @@ impl CheckpointStore {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = Connection::open_with_flags(&path, flags).map_err(sqlite)?;
         connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite)?;
-        Ok(Some(CheckpointStore { path, connection: Mutex::new(connection) }))
+        let identity = file_identity(&path);
+        Ok(Some(CheckpointStore { path, connection: Mutex::new(connection), identity }))
     }
 
     /// Examines the store: SQLite's integrity check, the schema version and the tables. The
@@ -153,6 +184,9 @@ impl CheckpointStore {
         &self,
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, CheckpointError> {
+        if self.identity.is_some() && file_identity(&self.path) != self.identity {
+            return Err(CheckpointError::Vanished { path: self.path.clone() });
+        }
         let result = self.with(work);
         if result.is_ok() {
             crate::telemetry::metrics::checkpoint_written();
@@ -165,7 +199,7 @@ impl CheckpointStore {
         work: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T, CheckpointError> {
         let mut connection = self.connection.lock().expect("checkpoint lock");
-        work(&mut connection).map_err(|source| CheckpointError::Sqlite { path: self.path.clone(), source })
+        work(&mut connection).map_err(|source| classify(&self.path, source))
     }
 
     /// The watermark of one partition of a source, if it has one.
@@ -346,6 +380,12 @@ fn classify(path: &Path, source: rusqlite::Error) -> CheckpointError {
             if matches!(failure.code, DatabaseCorrupt | NotADatabase) =>
         {
             CheckpointError::Damaged { path: path.to_path_buf(), reason: failure.to_string() }
+        }
+        rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::DiskFull => {
+            CheckpointError::Unwritable { path: path.to_path_buf(), reason: "the file system is full".into() }
+        }
+        rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::ReadOnly => {
+            CheckpointError::Unwritable { path: path.to_path_buf(), reason: "it is read-only".into() }
         }
         _ => CheckpointError::Sqlite { path: path.to_path_buf(), source },
     }
