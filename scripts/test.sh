@@ -28,4 +28,7 @@ if [ ! -x "$MOTO_VENV/bin/moto_server" ]; then
     "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.2.6'
 fi
 export TRAILHOUND_MOTO_SERVER="$MOTO_VENV/bin/moto_server"
+# Licences, banned and duplicated security crates, and sources of every dependency (deny.toml).
+command -v cargo-deny >/dev/null 2>&1 || { echo "installing cargo-deny"; cargo install --locked --quiet cargo-deny; }
+cargo deny --log-level error check licenses bans sources
 cargo test --locked

@@ -142,7 +142,11 @@ fn splunk_hec_keeps_the_invalid_event_and_sends_the_rest_again() {
     let unique: BTreeSet<&String> = indexed_ids.iter().collect();
     assert_eq!(unique.len(), indexed_ids.len(), "nothing indexed twice");
     let refused: Value = serde_json::from_str(&first[2]).unwrap();
-    let dead_letters = std::fs::read_to_string(only_file(&dir.path().join("state/rejected"))).unwrap();
+    let dead_letter_file = only_file(&dir.path().join("state/rejected"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!((mode(&dir.path().join("state/rejected")), mode(&dead_letter_file)), (0o700, 0o600));
+    let dead_letters = std::fs::read_to_string(dead_letter_file).unwrap();
     let kept: Vec<Value> = dead_letters.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(kept.len(), 1);
     assert_eq!(kept[0]["event"], refused["event"]);

@@ -462,6 +462,12 @@ async fn secrets_never_appear_in_any_output() {
             assert!(!line.contains(s3::ACCESS_KEY), "the key id leaked into {what}: {line}");
         }
     }
+    // Nor into the state store (its file and its write-ahead log).
+    for entry in std::fs::read_dir(dir.path().join("trailhound-state")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let found = |needle: &str| bytes.windows(needle.len()).any(|window| window == needle.as_bytes());
+        assert!(!found(s3::SECRET_KEY) && !found(s3::ACCESS_KEY), "a key leaked into the state store");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

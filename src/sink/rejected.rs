@@ -38,10 +38,14 @@ impl RejectedEvents {
         reason: &str,
     ) -> io::Result<()> {
         if self.file.is_none() {
+            // Rejected events are events: only the agent's user reads them (0700 and 0600).
             if let Some(parent) = self.path.parent() {
-                std::fs::create_dir_all(parent)?;
+                std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+                    .create(parent)?;
             }
-            let file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+            let file =
+                std::os::unix::fs::OpenOptionsExt::mode(OpenOptions::new().create(true).append(true), 0o600)
+                    .open(&self.path)?;
             self.file = Some(BufWriter::new(file));
         }
         let out = self.file.as_mut().expect("opened above");
