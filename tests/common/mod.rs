@@ -143,6 +143,7 @@ pub fn records_doc(ids: &[&str]) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap()
 }
 pub mod agent;
+pub mod fault_proxy;
 pub mod http_receiver;
 pub mod lookup_events;
 pub mod moto;

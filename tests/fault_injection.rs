@@ -1,0 +1,96 @@
+//! Collection through a proxy that injects faults (error statuses, closed connections, bodies cut
+//! half way, slow answers) between Trailhound and the S3 server: every object is delivered whole
+//! in the end, none in part, and a cut body is never taken for a complete object.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::fault_proxy::{Fault, FaultProxy};
+use common::s3::{self, cloudtrail_key};
+use common::{gzip, records_doc};
+
+const OBJECTS: usize = 120;
+const RECORDS: usize = 5;
+
+fn delivered(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("out.ndjson"))
+        .unwrap_or_default()
+        .lines()
+        .map(common::event_id)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_percent_faults_lose_nothing_and_never_deliver_part_of_an_object() {
+    let server = s3::start().await;
+    let mut expected = BTreeSet::new();
+    for object in 0..OBJECTS {
+        let ids: Vec<String> = (0..RECORDS).map(|record| format!("o{object:02}-r{record}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        // Big enough records that a cut body ends inside the gzip stream.
+        let key = cloudtrail_key(
+            "",
+            "111122223333",
+            "us-east-1",
+            1 + object as i64,
+            &format!("OBJECT{object:010}"),
+        );
+        server.seed(&key, &gzip(&records_doc(&refs)));
+        expected.extend(ids);
+    }
+    let proxy = FaultProxy::start(&server.endpoint, 10, 20261208);
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config("").replace(&server.endpoint, &proxy.url);
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+
+    // A poll that meets a fault it could not retry away ends with exit 1; the next one goes on.
+    let mut codes = Vec::new();
+    for _ in 0..15 {
+        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+        assert!(matches!(run.code, 0 | 1), "{}", run.stderr);
+        codes.push(run.code);
+        if run.code == 0 && delivered(dir.path()).iter().collect::<BTreeSet<_>>().len() == expected.len() {
+            break;
+        }
+    }
+    let ids = delivered(dir.path());
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(
+        unique,
+        expected,
+        "every event arrives in the end (runs: {codes:?}, faults: {:?})",
+        proxy.counts()
+    );
+
+    // Never part of an object: each object's records arrive together, as often as each other.
+    let mut per_object: BTreeMap<&str, BTreeMap<&str, usize>> = BTreeMap::new();
+    for id in &ids {
+        let (object, record) = id.split_once('-').unwrap();
+        *per_object.entry(object).or_default().entry(record).or_default() += 1;
+    }
+    for (object, records) in &per_object {
+        let counts: BTreeSet<usize> = records.values().copied().collect();
+        assert_eq!(counts.len(), 1, "{object} was delivered in part: {records:?}");
+    }
+    let duplicated = ids.len() - unique.len();
+    assert!(duplicated <= OBJECTS * RECORDS, "duplicates stay within what was in flight: {duplicated}");
+
+    let counts = proxy.counts();
+    eprintln!("runs {codes:?}, {} events delivered for {} (faults: {counts:?})", ids.len(), expected.len());
+    let faults: u64 = counts.iter().filter(|(fault, _)| **fault != Fault::Pass).map(|(_, n)| n).sum();
+    assert!(faults >= 8, "the proxy injected faults: {counts:?}");
+    for kind in [
+        Fault::Status500,
+        Fault::Status503RetryAfter,
+        Fault::Status429,
+        Fault::CloseBeforeHead,
+        Fault::CloseAfterHead,
+        Fault::CutBody,
+        Fault::Slow,
+    ] {
+        assert!(counts.contains_key(&kind), "every kind of fault happened: {counts:?}");
+    }
+}
