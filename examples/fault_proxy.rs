@@ -12,7 +12,8 @@ fn main() {
         eprintln!("usage: fault_proxy UPSTREAM_URL FAULT_PERCENT SEED");
         std::process::exit(2);
     };
-    let proxy = fault_proxy::FaultProxy::start(upstream, percent.parse().unwrap_or(10), seed.parse().unwrap_or(1));
+    let proxy =
+        fault_proxy::FaultProxy::start(upstream, percent.parse().unwrap_or(10), seed.parse().unwrap_or(1));
     println!("{}", proxy.url);
     loop {
         std::thread::sleep(std::time::Duration::from_secs(10));

@@ -21,7 +21,9 @@ cargo build --quiet --bin trailhound-corpus
 target/debug/trailhound-corpus --out "$seeds/parquet" --parquet-example 2>/dev/null
 cp "$seeds/parquet/example.log.parquet" "$seeds/object/"
 find examples/AWSLogs -type f -exec cp {} "$seeds/object/" \;
-cp examples/*.ini examples/stock/*.ini examples/broken/*.ini "$seeds/ini_config/"
+for file in examples/*.ini examples/stock/*.ini examples/broken/*.ini; do
+    cp "$file" "$seeds/ini_config/$(echo "$file" | tr / _)"
+done
 cp examples/*.toml "$seeds/toml_config/"
 python3 - "$seeds" <<'EOF'
 import glob, gzip, json, os, sys

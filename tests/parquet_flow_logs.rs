@@ -195,3 +195,23 @@ fn read_events(dir: &Path) -> Vec<serde_json::Value> {
         .map(|line| serde_json::from_str(line).unwrap())
         .collect()
 }
+
+/// Inputs the fuzzers found (`fuzz/artifacts/`, kept in `tests/data/fuzz-regressions/`): Parquet
+/// files whose column chunks claim a negative offset or size, on which the `parquet` crate
+/// asserts. They are reported as damaged (the row groups before the damage delivered), never a
+/// panic.
+#[test]
+fn fuzz_regressions_are_reported_not_crashes() {
+    let dir = common::repo_root().join("tests/data/fuzz-regressions");
+    let run = common::trailhound(&["replay", dir.to_str().unwrap()], None);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(run.stderr.contains("2 failed"), "{}", run.stderr);
+    assert_eq!(run.stderr.matches("has an impossible place in the file").count(), 2, "{}", run.stderr);
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let text = trailhound::decode::parquet::ParquetText::new(bytes);
+        let failure = text.and_then(|mut text| std::io::Read::read_to_end(&mut text, &mut Vec::new()));
+        assert_eq!(failure.unwrap_err().kind(), std::io::ErrorKind::InvalidData);
+    }
+}

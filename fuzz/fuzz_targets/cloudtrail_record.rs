@@ -2,6 +2,7 @@
 #![no_main]
 
 #[path = "common.rs"]
+#[allow(dead_code)]
 mod common;
 
 use trailhound::normalize::cloudtrail::normalize_record;

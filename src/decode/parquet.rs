@@ -31,8 +31,11 @@ pub struct ParquetText {
 impl ParquetText {
     /// Opens a whole Parquet file; its footer (the schema and the row groups) is read now.
     pub fn new(file: Vec<u8>) -> io::Result<Self> {
-        let reader = SerializedFileReader::new(bytes::Bytes::from(file))
-            .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, format!("Parquet: {error}")))?;
+        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
+        // As in `next_group`: a panic of the crate on a malformed footer is damage, not a crash.
+        let opened = std::panic::catch_unwind(|| SerializedFileReader::new(bytes::Bytes::from(file)))
+            .map_err(|_| invalid("Parquet: the file's footer is inconsistent".to_string()))?;
+        let reader = opened.map_err(|error| invalid(format!("Parquet: {error}")))?;
         let names: Vec<String> = reader
             .metadata()
             .file_metadata()
@@ -56,7 +59,19 @@ impl ParquetText {
         }
         let group = self.next_group;
         self.next_group += 1;
-        match decode_group(&self.reader, group, std::mem::take(&mut self.text)) {
+        if let Err(message) = check_chunks(&self.reader, group) {
+            return Err(self.fail(message));
+        }
+        // The crate asserts on some malformed files rather than failing; a file is outside input,
+        // so such a panic is caught and the row group reported like any other damage.
+        let text = std::mem::take(&mut self.text);
+        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            decode_group(&self.reader, group, text)
+        }))
+        .unwrap_or_else(|_| {
+            Err(format!("Parquet row group {}: the file's metadata is inconsistent", group + 1))
+        });
+        match decoded {
             Ok(text) => {
                 self.text = text;
                 self.position = 0;
@@ -73,6 +88,24 @@ impl ParquetText {
         self.position = 0;
         io::Error::new(io::ErrorKind::InvalidData, message)
     }
+}
+
+/// Checks that every column chunk of row group `group` lies inside the file: the crate asserts
+/// (panics) on a negative offset or size instead of returning an error (found by fuzzing).
+fn check_chunks(reader: &SerializedFileReader<bytes::Bytes>, group: usize) -> Result<(), String> {
+    let metadata = reader.metadata().row_group(group);
+    for (index, column) in metadata.columns().iter().enumerate() {
+        let start = column.dictionary_page_offset().unwrap_or_else(|| column.data_page_offset());
+        let length = column.compressed_size();
+        if start < 0 || length < 0 || start.checked_add(length).is_none() {
+            return Err(format!(
+                "Parquet row group {}: column {} has an impossible place in the file (offset {start}, size {length})",
+                group + 1,
+                index + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The text of row group `group`, written into `text` (cleared first, its room reused). The
