@@ -620,3 +620,33 @@ async fn a_partial_http_batch_is_sent_when_it_is_old_enough() {
     assert_eq!(accepted.len(), 1, "one request for the one event, sent by age");
     assert!(accepted[0].body.contains("\"event_id\":\"early\""));
 }
+
+/// Objects wait for their delivery without holding a download slot: a sink that gathers events
+/// into requests (here up to 500, or 2 s) is fed by many objects at once. With the slot held
+/// until delivery, four objects at a time would reach it, one small request per 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batching_sink_is_fed_by_many_objects_at_once() {
+    let server = s3::start().await;
+    let receiver = HttpReceiver::start(|_, _| (200, String::new()));
+    let mut expected = BTreeSet::new();
+    for object in 0..40 {
+        let ids: Vec<String> = (0..5).map(|record| format!("b{object:02}-{record}")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let key = cloudtrail_key("", ACCOUNT_A, "us-east-1", 1 + object, &format!("BATCH{object:011}"));
+        server.seed(&key, &gzip(&records_doc(&refs)));
+        expected.extend(ids);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = server.config("").replace(
+        "[[sink]]\ntype = \"file\"\npath = \"out.ndjson\"\n",
+        &format!("[[sink]]\ntype = \"http\"\nurl = \"{}/ingest\"\nbatch_timeout_ms = 2000\n", receiver.url),
+    );
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    run_once(dir.path(), &[]).await;
+    assert_eq!(receiver.accepted_event_ids(), expected);
+    let requests = receiver.requests().len();
+    assert!(
+        requests <= 3,
+        "200 events of 40 objects arrive in a few requests, not one per 4 objects: {requests}"
+    );
+}

@@ -24,14 +24,23 @@ pub enum Fetched {
 }
 
 /// Downloads `key` from `bucket` and delivers its events; `log_type` `None` means from the key
-/// layout, then the content. Reports into the source's metrics.
+/// layout, then the content. Reports into the source's metrics. With `slot`, a permit of it is
+/// held from the download until every event was handed to the sinks (not until they took them).
 pub async fn fetch(
     source: &str,
     bucket: &Bucket,
     key: &str,
     log_type: Option<LogType>,
     context: &SourceContext,
+    slot: Option<&tokio::sync::Semaphore>,
 ) -> Fetched {
+    let permit = match slot {
+        Some(slots) => match slots.acquire().await {
+            Ok(permit) => Some(permit),
+            Err(_) => return Fetched::NotDelivered,
+        },
+        None => None,
+    };
     let body = match bucket.get(key).await {
         Ok(body) => body,
         Err(error) => {
@@ -59,6 +68,7 @@ pub async fn fetch(
         object::ingest(body, &object_context, log_type, filter, &context_owned.stats, &mut emit)
     });
     let report = ingest.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+    drop(permit);
     if report.outcome == Outcome::Stopped || acknowledgement.outcome().await == Delivery::Failed {
         context.metrics.object(ObjectEnd::Failed);
         return Fetched::NotDelivered;

@@ -31,7 +31,10 @@ use super::{RunMode, SourceContext, blocking, now};
 use crate::checkpoint::{CheckpointError, CheckpointStore, ObjectOutcome, ProcessedObject};
 use crate::config::S3Source;
 
-/// Objects downloaded and processed at the same time (always within `DataFolderFilesCount`).
+/// Objects downloaded and decoded at the same time. Up to `DataFolderFilesCount` more may wait
+/// for their delivery meanwhile: an object holds a download slot only until its events are
+/// handed to the sinks, so a sink that batches (the `http` sink waits up to `batch_timeout_ms`
+/// for a fuller request) is fed by many objects at once instead of four.
 const CONCURRENT_OBJECTS: usize = 4;
 
 /// Why the source cannot go on.
@@ -67,6 +70,8 @@ struct Collector {
     /// Objects the current poll listed, and how many of them the name globs left out.
     listed: AtomicU64,
     left_out_by_name: AtomicU64,
+    /// The download slots ([`CONCURRENT_OBJECTS`]).
+    downloads: tokio::sync::Semaphore,
 }
 
 /// Polls until shutdown (or once), collecting every new object.
@@ -83,6 +88,7 @@ pub async fn run(
         logs_roots: Mutex::new(None),
         listed: AtomicU64::new(0),
         left_out_by_name: AtomicU64::new(0),
+        downloads: tokio::sync::Semaphore::new(CONCURRENT_OBJECTS),
         name,
         bucket,
         store,
@@ -321,7 +327,7 @@ impl Collector {
         let mut pending = candidates.into_iter();
         let mut running = JoinSet::new();
         loop {
-            while running.len() < CONCURRENT_OBJECTS.min(self.config.data_folder_files_count as usize) {
+            while running.len() < self.config.data_folder_files_count as usize {
                 let Some((object, key_time)) = pending.next() else { break };
                 if self.context.shutdown.is_cancelled() {
                     collected.undelivered.push(key_time);
@@ -359,7 +365,8 @@ impl Collector {
         key_time: i64,
     ) -> (i64, Result<Collection, PartitionError>) {
         let log_type = Some(self.config.log_type);
-        let report = match fetch(&self.name, &self.bucket, &object.key, log_type, &self.context).await {
+        let slot = Some(&self.downloads);
+        let report = match fetch(&self.name, &self.bucket, &object.key, log_type, &self.context, slot).await {
             Fetched::Done(report) => report,
             Fetched::NotDelivered => return (key_time, Ok(Collection::NotDelivered)),
             Fetched::DownloadFailed(error) => return (key_time, Ok(Collection::DownloadFailed(error))),

@@ -302,7 +302,7 @@ impl Consumer {
                 KeyKind::Log(log_type) => Some(log_type),
                 _ => None,
             });
-            let fetched = fetch(&self.name, &bucket, &object.key, log_type, &self.context).await;
+            let fetched = fetch(&self.name, &bucket, &object.key, log_type, &self.context, None).await;
             let delivered = matches!(&fetched, Fetched::Done(report) if report.outcome == Outcome::Complete);
             self.context.metrics.settled(key_time, delivered.then(now));
             match fetched {
