@@ -33,7 +33,7 @@ impl ParquetText {
     pub fn new(file: Vec<u8>) -> io::Result<Self> {
         let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
         // As in `next_group`: a panic of the crate on a malformed footer is damage, not a crash.
-        let opened = std::panic::catch_unwind(|| SerializedFileReader::new(bytes::Bytes::from(file)))
+        let opened = contained(|| SerializedFileReader::new(bytes::Bytes::from(file)))
             .map_err(|_| invalid("Parquet: the file's footer is inconsistent".to_string()))?;
         let reader = opened.map_err(|error| invalid(format!("Parquet: {error}")))?;
         let names: Vec<String> = reader
@@ -65,10 +65,7 @@ impl ParquetText {
         // The crate asserts on some malformed files rather than failing; a file is outside input,
         // so such a panic is caught and the row group reported like any other damage.
         let text = std::mem::take(&mut self.text);
-        let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            decode_group(&self.reader, group, text)
-        }))
-        .unwrap_or_else(|_| {
+        let decoded = contained(|| decode_group(&self.reader, group, text)).unwrap_or_else(|_| {
             Err(format!("Parquet row group {}: the file's metadata is inconsistent", group + 1))
         });
         match decoded {
@@ -88,6 +85,31 @@ impl ParquetText {
         self.position = 0;
         io::Error::new(io::ErrorKind::InvalidData, message)
     }
+}
+
+thread_local! {
+    /// True while this thread runs the `parquet` crate on a file, whose panics are contained.
+    static CONTAINED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` (the `parquet` crate on outside input), turning a panic into an error. The crate
+/// asserts (panics) on some malformed files instead of failing (fuzzing found a negative chunk
+/// offset and a dictionary-encoded page without a dictionary); such a file is damage to report,
+/// not a reason to print a panic or stop. Panics anywhere else are left to the usual hook.
+fn contained<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CONTAINED.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    CONTAINED.with(|contained| contained.set(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+    CONTAINED.with(|contained| contained.set(false));
+    result
 }
 
 /// Checks that every column chunk of row group `group` lies inside the file: the crate asserts
