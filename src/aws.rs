@@ -32,7 +32,8 @@ pub enum AwsSetupError {
 pub async fn sdk_config(settings: &AwsSettings) -> Result<SdkConfig, AwsSetupError> {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(settings.region.clone()))
-        .http_client(http_client(proxy_config(settings.proxy.as_ref())?));
+        .http_client(http_client(proxy_config(settings.proxy.as_ref())?))
+        .timeout_config(timeouts());
     match &settings.credentials {
         CredentialSource::Static { access_key_id, secret_access_key } => {
             let credentials = Credentials::new(
@@ -64,6 +65,21 @@ pub async fn sdk_config(settings: &AwsSettings) -> Result<SdkConfig, AwsSetupErr
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(provider))
         .build())
 }
+
+/// How long a request may wait. The SDK's defaults bound only the connection: a server (or a
+/// proxy) that takes a request and never answers held a poll forever (found with the test
+/// suite's fault proxy). A response must now begin within `READ_TIMEOUT`; the attempt is then
+/// retried like any other transient failure. A body that stops flowing is caught by the SDK's
+/// stalled-stream protection, which is on by default.
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .read_timeout(READ_TIMEOUT)
+        .build()
+}
+
+/// How long the head of a response may take (see [`timeouts`]).
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The configured proxy (basic authentication, `Domain` sent as `DOMAIN\\user`), else the
 /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` environment variables.

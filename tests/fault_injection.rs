@@ -94,3 +94,35 @@ async fn ten_percent_faults_lose_nothing_and_never_deliver_part_of_an_object() {
         assert!(counts.contains_key(&kind), "every kind of fault happened: {counts:?}");
     }
 }
+
+/// A server that takes a request and then says nothing: the request is given up after 30 s and
+/// tried again, and the run ends with every event. Before `aws::timeouts` it waited forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_response_is_given_up_and_retried() {
+    let server = s3::start().await;
+    let mut expected = BTreeSet::new();
+    for object in 0..3 {
+        let id = format!("stalled-{object}");
+        let key = cloudtrail_key("", "111122223333", "us-east-1", 1 + object, &format!("STALL{object:011}"));
+        server.seed(&key, &gzip(&records_doc(&[id.as_str()])));
+        expected.insert(id);
+    }
+    let proxy = FaultProxy::start(&server.endpoint, 0, 1);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("trailhound.toml"),
+        server.config("").replace(&server.endpoint, &proxy.url),
+    )
+    .unwrap();
+    // The poll's first request gets no answer for two minutes (the SDK waits 30 s for a head).
+    proxy.stall_next(1, std::time::Duration::from_secs(120));
+    let run = tokio::time::timeout(
+        std::time::Duration::from_secs(110),
+        common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]),
+    )
+    .await
+    .expect("the run gives a stalled request up instead of waiting for it");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(delivered(dir.path()).into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(proxy.counts().get(&Fault::Stall), Some(&1));
+}

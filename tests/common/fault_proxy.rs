@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,6 +25,8 @@ pub enum Fault {
     CloseAfterHead,
     CutBody,
     Slow,
+    /// Reads the request, then answers nothing for a long time and closes (see `stall_next`).
+    Stall,
 }
 
 const FAULTS: [Fault; 8] = [
@@ -44,6 +46,8 @@ pub struct FaultProxy {
     pub url: String,
     counts: Arc<Mutex<BTreeMap<Fault, u64>>>,
     stop: Arc<AtomicBool>,
+    /// How many of the next requests stall, and for how long (milliseconds).
+    stalls: Arc<(AtomicU64, AtomicU64)>,
 }
 
 /// A seeded xorshift generator: the same seed gives the same sequence of choices.
@@ -68,15 +72,22 @@ impl FaultProxy {
         let counts = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let random = Arc::new(Mutex::new(Random(seed.max(1))));
+        let stalls = Arc::new((AtomicU64::new(0), AtomicU64::new(0)));
         {
-            let (counts, stop) = (Arc::clone(&counts), Arc::clone(&stop));
+            let (counts, stop, stalls) = (Arc::clone(&counts), Arc::clone(&stop), Arc::clone(&stalls));
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
                     match listener.accept() {
                         Ok((client, _)) => {
                             // Whether to fault is the seeded random choice; the faults take
                             // their turns, so that a run of a few dozen faults meets each kind.
-                            let choice = {
+                            let stalling = stalls
+                                .0
+                                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                                .is_ok();
+                            let choice = if stalling {
+                                Fault::Stall
+                            } else {
                                 let mut random = random.lock().unwrap();
                                 if random.next() % 100 < fault_percent {
                                     let turn = counts
@@ -93,14 +104,22 @@ impl FaultProxy {
                             };
                             *counts.lock().unwrap().entry(choice).or_default() += 1;
                             let upstream = upstream.clone();
-                            std::thread::spawn(move || serve(client, &upstream, choice));
+                            let stall = Duration::from_millis(stalls.1.load(Ordering::SeqCst));
+                            std::thread::spawn(move || serve(client, &upstream, choice, stall));
                         }
                         Err(_) => std::thread::sleep(Duration::from_millis(5)),
                     }
                 }
             });
         }
-        FaultProxy { url, counts, stop }
+        FaultProxy { url, counts, stop, stalls }
+    }
+
+    /// Makes the next `requests` requests stall for `each`: the request is read, nothing is
+    /// answered, then the connection is closed.
+    pub fn stall_next(&self, requests: u64, each: Duration) {
+        self.stalls.1.store(each.as_millis() as u64, Ordering::SeqCst);
+        self.stalls.0.store(requests, Ordering::SeqCst);
     }
 
     /// How many requests got each treatment so far.
@@ -159,7 +178,7 @@ fn status(code: u16, reason: &str, retry_after: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-fn serve(mut client: TcpStream, upstream: &str, fault: Fault) {
+fn serve(mut client: TcpStream, upstream: &str, fault: Fault, stall: Duration) {
     client.set_nonblocking(false).ok();
     client.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let Some(request) = read_request(&mut client) else { return };
@@ -169,6 +188,10 @@ fn serve(mut client: TcpStream, upstream: &str, fault: Fault) {
         Fault::Status503RetryAfter => Some(status(503, "Slow Down", true)),
         Fault::Status429 => Some(status(429, "Too Many Requests", false)),
         Fault::CloseBeforeHead => return,
+        Fault::Stall => {
+            std::thread::sleep(stall);
+            return;
+        }
         _ => None,
     };
     if let Some(answer) = answer {
