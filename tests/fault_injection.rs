@@ -126,3 +126,98 @@ async fn a_stalled_response_is_given_up_and_retried() {
     assert_eq!(delivered(dir.path()).into_iter().collect::<BTreeSet<_>>(), expected);
     assert_eq!(proxy.counts().get(&Fault::Stall), Some(&1));
 }
+
+/// The CloudTrail API source through 20 % faults in front of the LookupEvents emulator: polls
+/// that meet a fault end with exit 1, the next ones go on, every event is delivered, none twice
+/// (a window is recorded only when all its pages were read).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cloudtrail_api_source_through_faults() {
+    let emulator = common::lookup_events::Emulator::start().await;
+    let at = common::lookup_events::now();
+    let mut expected = BTreeSet::new();
+    for n in 0..120 {
+        let id = format!("api-{n:03}");
+        emulator.add(&id, at - 3600 - n * 60, 0);
+        expected.insert(id);
+    }
+    let proxy = FaultProxy::start(&emulator.endpoint, 20, 99);
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "[[source]]\ntype = \"cloudtrail_api\"\nname = \"api\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n\
+         access_key_id = \"AKIAEXAMPLE\"\nsecret_access_key = \"emulator-secret-value\"\nstartup_delay_in_seconds = 0\n\
+         max_result_count = 10\n\n[[sink]]\ntype = \"file\"\npath = \"out.ndjson\"\n",
+        proxy.url
+    );
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..20 {
+        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
+        assert!(matches!(run.code, 0 | 1) && !run.stderr.contains("panicked"), "{}", run.stderr);
+        codes.push(run.code);
+        if run.code == 0 {
+            break;
+        }
+    }
+    let ids = delivered(dir.path());
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique, expected, "runs {codes:?}, faults {:?}", proxy.counts());
+    assert_eq!(ids.len(), unique.len(), "no event twice");
+    assert!(proxy.counts().keys().any(|fault| *fault != Fault::Pass), "{:?}", proxy.counts());
+}
+
+/// The `http` sink through 20 % faults in front of its receiver: every event is accepted in the
+/// end. An answer lost after the receiver took a request (a closed connection, a cut body) makes
+/// the sink send it again, so the receiver may hold duplicates, never gaps.
+#[test]
+fn the_http_sink_through_faults() {
+    use common::http_receiver::HttpReceiver;
+    let receiver = HttpReceiver::start(|_, _| (200, String::new()));
+    let proxy = FaultProxy::start(&receiver.url, 20, 7);
+    let dir = tempfile::tempdir().unwrap();
+    let sink = format!("type = \"http\"\nurl = \"{}/ingest\"\nbatch_max_events = 5\n", proxy.url);
+    let config = common::write_dir_config(dir.path(), &common::repo_root().join("examples/AWSLogs"), &sink);
+    let run = common::trailhound(&["run", "--once", "--config", config.to_str().unwrap()], Some(dir.path()));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let replayed = common::trailhound(&["replay", "examples/AWSLogs"], None);
+    let expected: BTreeSet<String> = replayed.stdout.lines().map(common::event_id).collect();
+    assert_eq!(receiver.accepted_event_ids(), expected, "faults: {:?}", proxy.counts());
+    assert!(proxy.counts().keys().any(|fault| *fault != Fault::Pass), "{:?}", proxy.counts());
+}
+
+/// The sqs source through 10 % faults in front of moto (SQS and S3 alike): every record arrives.
+/// A lost ReceiveMessage answer, a failed download or a lost DeleteMessage answer leaves the
+/// message to come back after its visibility timeout (30 s here), so a record may come late or
+/// twice, never not at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqs_source_through_faults() {
+    let moto = common::moto::Moto::start(true).await;
+    let mut expected = BTreeSet::new();
+    for object in 0..30 {
+        let id = format!("sqs-{object:02}");
+        let key = cloudtrail_key("", "111122223333", "us-east-1", 1 + object, &format!("SQS{object:013}"));
+        moto.put(&key, gzip(&records_doc(&[id.as_str()]))).await;
+        expected.insert(id);
+    }
+    let proxy = FaultProxy::start(&moto.endpoint, 10, 3);
+    let dir = tempfile::tempdir().unwrap();
+    let config = moto
+        .config("visibility_timeout_seconds = 30\n", "out.ndjson")
+        .replace(&format!("endpoint = \"{}\"", moto.endpoint), &format!("endpoint = \"{}\"", proxy.url));
+    std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..15 {
+        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
+        assert!(matches!(run.code, 0 | 1) && !run.stderr.contains("panicked"), "{}", run.stderr);
+        codes.push(run.code);
+        if delivered(dir.path()).into_iter().collect::<BTreeSet<_>>() == expected {
+            break;
+        }
+        // A message left in flight comes back once its visibility timeout (30 s) ends.
+        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
+    }
+    let ids = delivered(dir.path());
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    assert_eq!(unique, expected, "runs {codes:?}, faults {:?}", proxy.counts());
+    assert!(ids.len() - unique.len() <= expected.len(), "duplicates stay bounded");
+    assert!(proxy.counts().keys().any(|fault| *fault != Fault::Pass), "{:?}", proxy.counts());
+}
