@@ -10,6 +10,9 @@
 //! memory holds the file's bytes and one row group's text. A row group that cannot be decoded
 //! ends the text with an error after the rows before it, as a truncated gzip stream does.
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use std::io::{self, BufRead, Read};
 
 use parquet::column::reader::ColumnReader;
@@ -165,8 +168,9 @@ fn decode_group(
                 text.push(b'-');
                 continue;
             }
-            let at = next[index];
-            next[index] += 1;
+            let Some(cursor) = next.get_mut(index) else { continue };
+            let at = *cursor;
+            *cursor += 1;
             let value: &[u8] = match &column.values {
                 Values::Int32(values) => {
                     number.format(values.get(at).copied().unwrap_or_default()).as_bytes()
@@ -268,7 +272,9 @@ impl Read for ParquetText {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let available = self.fill_buf()?;
         let count = available.len().min(buf.len());
-        buf[..count].copy_from_slice(&available[..count]);
+        if let (Some(into), Some(from)) = (buf.get_mut(..count), available.get(..count)) {
+            into.copy_from_slice(from);
+        }
         self.consume(count);
         Ok(count)
     }
@@ -281,7 +287,7 @@ impl BufRead for ParquetText {
                 return Ok(&[]);
             }
         }
-        Ok(&self.text[self.position..])
+        Ok(self.text.get(self.position..).unwrap_or_default())
     }
 
     fn consume(&mut self, amount: usize) {

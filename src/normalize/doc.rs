@@ -5,6 +5,9 @@
 //! an object will have members, the writer opens it, and on closing an object that received
 //! nothing takes back its name and the comma before it.
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use super::json;
 use super::tree::Node;
 
@@ -19,6 +22,9 @@ struct Level {
 /// Writes one JSON object into a buffer.
 pub(super) struct Doc<'o> {
     out: &'o mut Vec<u8>,
+    /// The outer object.
+    root: Level,
+    /// The containers open inside it, innermost last.
     levels: Vec<Level>,
 }
 
@@ -27,15 +33,15 @@ impl<'o> Doc<'o> {
     pub(super) fn new(out: &'o mut Vec<u8>) -> Self {
         let rollback = out.len();
         out.push(b'{');
-        Doc { out, levels: vec![Level { rollback, members: 0, close: b'}' }] }
+        Doc { out, root: Level { rollback, members: 0, close: b'}' }, levels: Vec::with_capacity(8) }
     }
 
     /// Closes every open container, the outer object last.
     pub(super) fn finish(mut self) {
-        while self.levels.len() > 1 {
+        while !self.levels.is_empty() {
             self.close();
         }
-        self.out.push(b'}');
+        self.out.push(self.root.close);
     }
 
     /// The length of the buffer so far.
@@ -46,7 +52,7 @@ impl<'o> Doc<'o> {
 
     #[inline]
     fn level(&mut self) -> &mut Level {
-        self.levels.last_mut().expect("the outer object stays open until finish")
+        self.levels.last_mut().unwrap_or(&mut self.root)
     }
 
     /// Writes `,"name":` (the comma when needed) and counts the member. Names are the profiles'
@@ -112,10 +118,14 @@ impl<'o> Doc<'o> {
         self.open_with(None, b'{', b'}');
     }
 
-    /// Closes the innermost container; one that received nothing is taken back.
+    /// Closes the innermost container; one that received nothing is taken back. The outer
+    /// object is closed by [`finish`](Self::finish) only.
     #[inline]
     pub(super) fn close(&mut self) {
-        let level = self.levels.pop().expect("close matches an open");
+        let Some(level) = self.levels.pop() else {
+            debug_assert!(false, "close without an open container");
+            return;
+        };
         if level.members == 0 {
             self.out.truncate(level.rollback);
             self.level().members -= 1;
@@ -217,7 +227,10 @@ impl<'o> Doc<'o> {
             let mut text = Vec::with_capacity(128);
             value.write_compact(&mut text);
             self.key(name);
-            json::push_str(self.out, std::str::from_utf8(&text).expect("JSON text is UTF-8"));
+            // The tree writes JSON text from `str`s: always UTF-8.
+            if let Ok(text) = std::str::from_utf8(&text) {
+                json::push_str(self.out, text);
+            }
         }
     }
 }

@@ -5,6 +5,9 @@
 //! the opt-in actor/target entity fields. Where the spec marks a choice of ours, the README says
 //! it.
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use std::borrow::Cow;
 use std::net::IpAddr;
 
@@ -716,28 +719,22 @@ fn community_id(
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
         IpAddr::V6(v6) => v6.octets(),
     };
-    let length = if source.is_ipv4() { 4 } else { 16 };
-    let mut ends = [(octets(source), port(source_port)?), (octets(destination), port(destination_port)?)];
-    if ends[0] > ends[1] {
-        ends.swap(0, 1);
-    }
-    let mut input = [0u8; 2 + 16 + 16 + 2 + 4];
-    let mut at = 2;
-    for (octets, _) in &ends {
-        input[at..at + length].copy_from_slice(&octets[16 - length..]);
-        at += length;
-    }
-    input[at] = protocol;
-    at += 2;
-    for (_, port) in &ends {
-        input[at..at + 2].copy_from_slice(&port.to_be_bytes());
-        at += 2;
-    }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &input[..at]);
-    id[..2].copy_from_slice(b"1:");
-    let written =
-        base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), &mut id[2..]).ok()?;
-    std::str::from_utf8(&id[..2 + written]).ok()
+    let skip = if source.is_ipv4() { 12 } else { 0 };
+    let one = (octets(source), port(source_port)?);
+    let other = (octets(destination), port(destination_port)?);
+    let (first, second) = if one > other { (other, one) } else { (one, other) };
+    let mut input = Vec::with_capacity(2 + 16 + 16 + 2 + 4);
+    input.extend_from_slice(&0u16.to_be_bytes());
+    input.extend_from_slice(first.0.get(skip..)?);
+    input.extend_from_slice(second.0.get(skip..)?);
+    input.extend_from_slice(&[protocol, 0]);
+    input.extend_from_slice(&first.1.to_be_bytes());
+    input.extend_from_slice(&second.1.to_be_bytes());
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
+    let (prefix, rest) = id.split_at_mut_checked(2)?;
+    prefix.copy_from_slice(b"1:");
+    let written = base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), rest).ok()?;
+    std::str::from_utf8(id.get(..2 + written)?).ok()
 }
 
 #[cfg(test)]

@@ -5,6 +5,9 @@
 //! events, Insights records Base Events (0); flow lines become Network Activity (4001). What a
 //! class has no attribute for goes to `unmapped` as dotted path → string.
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use super::doc::Doc;
 use super::profile::{NativeLine, is_ip, quoted_date};
 use super::time_text::parse_rfc3339_ms;

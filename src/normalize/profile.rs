@@ -5,6 +5,9 @@
 //! exist: the native line holds everything a profile needs (the original record in `raw`, the
 //! origin, and for flow logs every field of the line in `metadata`).
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use std::borrow::Cow;
 
 use super::tree::Node;
@@ -184,10 +187,10 @@ impl<'a> NativeLine<'a> {
                         _ => return Ok(end),
                     };
                     if let Some(aws_name) = flow_field_name(line, name) {
-                        if let Some(slot) = field_slot(aws_name)
+                        if let Some(slot) = field_slot(aws_name).and_then(|slot| native.slots.get_mut(slot))
                             && let Ok(index) = u8::try_from(native.flow.len())
                         {
-                            native.slots[slot] = index;
+                            *slot = index;
                         }
                         native.flow.push((aws_name, value));
                     }
@@ -197,7 +200,7 @@ impl<'a> NativeLine<'a> {
             // The record is all a CloudTrail profile needs: the metadata is skipped by finding
             // the `raw` member after it. `,"raw":` cannot occur inside the metadata, whose
             // strings have their quotes escaped and whose names are the contract's own.
-            b"metadata" => match memchr::memmem::find(&bytes[at..], b",\"raw\":") {
+            b"metadata" => match bytes.get(at..).and_then(|rest| memchr::memmem::find(rest, b",\"raw\":")) {
                 Some(offset) => Ok(at + offset),
                 None => json_scan::skip_value_at(bytes, at, depth),
             },
@@ -210,7 +213,7 @@ impl<'a> NativeLine<'a> {
             b"raw" => {
                 let (start, _) = json_scan::peek_at(bytes, at)?;
                 let (record, end) = Node::parse_at(line, start, depth)?;
-                native.raw = Cow::Borrowed(&line[start..end]);
+                native.raw = Cow::Borrowed(line.get(start..end).unwrap_or_default());
                 native.record = Some(record);
                 Ok(end)
             }
@@ -225,7 +228,7 @@ impl<'a> NativeLine<'a> {
     pub(super) fn flow(&self, name: &str) -> Option<&str> {
         match field_slot(name) {
             Some(slot) => {
-                let index = self.slots[slot];
+                let index = *self.slots.get(slot)?;
                 self.flow.get(usize::from(index)).map(|(_, value)| value.as_ref())
             }
             None => self.flow.iter().find(|(field, _)| *field == name).map(|(_, value)| value.as_ref()),

@@ -6,6 +6,9 @@
 //! read it once into this tree: strings without escapes and numbers stay slices of the input (a
 //! number keeps the exact text AWS wrote), objects are vectors of members in file order.
 
+// Outside input reaches this code: no path may panic on it (tests may).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing))]
+
 use std::borrow::Cow;
 
 use super::json;
