@@ -29,6 +29,8 @@ pub struct ParquetText {
     text: Vec<u8>,
     position: usize,
     failed: Option<String>,
+    /// The file's size, against which the sizes its metadata claims are checked.
+    file_bytes: usize,
 }
 
 impl ParquetText {
@@ -36,6 +38,7 @@ impl ParquetText {
     pub fn new(file: Vec<u8>) -> io::Result<Self> {
         let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidData, message);
         // As in `next_group`: a panic of the crate on a malformed footer is damage, not a crash.
+        let file_bytes = file.len();
         let opened = contained(|| SerializedFileReader::new(bytes::Bytes::from(file)))
             .map_err(|_| invalid("Parquet: the file's footer is inconsistent".to_string()))?;
         let reader = opened.map_err(|error| invalid(format!("Parquet: {error}")))?;
@@ -49,7 +52,7 @@ impl ParquetText {
             .collect();
         let mut text = names.join(" ").into_bytes();
         text.push(b'\n');
-        Ok(ParquetText { reader, next_group: 0, text, position: 0, failed: None })
+        Ok(ParquetText { reader, next_group: 0, text, position: 0, failed: None, file_bytes })
     }
 
     /// Decodes the next row group into text; false when there is none left.
@@ -62,7 +65,13 @@ impl ParquetText {
         }
         let group = self.next_group;
         self.next_group += 1;
-        if let Err(message) = check_chunks(&self.reader, group) {
+        if let Err(message) = check_chunks(&self.reader, group, self.file_bytes) {
+            return Err(self.fail(message));
+        }
+        let dictionaries = contained(|| check_dictionaries(&self.reader, group)).unwrap_or_else(|_| {
+            Err(format!("Parquet row group {}: the file's metadata is inconsistent", group + 1))
+        });
+        if let Err(message) = dictionaries {
             return Err(self.fail(message));
         }
         // The crate asserts on some malformed files rather than failing; a file is outside input,
@@ -115,10 +124,27 @@ fn contained<T>(work: impl FnOnce() -> T) -> std::thread::Result<T> {
     result
 }
 
-/// Checks that every column chunk of row group `group` lies inside the file: the crate asserts
-/// (panics) on a negative offset or size instead of returning an error (found by fuzzing).
-fn check_chunks(reader: &SerializedFileReader<bytes::Bytes>, group: usize) -> Result<(), String> {
+/// Rows a byte of file may hold at most. Flow-log rows take tens of bytes each even compressed;
+/// a row group claiming more rows than this would only make room for rows that are not there.
+const ROWS_PER_BYTE: usize = 8;
+
+/// Checks what row group `group` claims before the crate acts on it: every column chunk lies
+/// inside the file (the crate asserts, that is panics, on a negative offset or size), and the
+/// number of rows fits the file's size (the decoder reserves room for every row claimed). Both
+/// were found by fuzzing.
+fn check_chunks(
+    reader: &SerializedFileReader<bytes::Bytes>,
+    group: usize,
+    file_bytes: usize,
+) -> Result<(), String> {
     let metadata = reader.metadata().row_group(group);
+    let rows = metadata.num_rows();
+    if usize::try_from(rows).map_or(true, |rows| rows > file_bytes.saturating_mul(ROWS_PER_BYTE)) {
+        return Err(format!(
+            "Parquet row group {}: claims {rows} rows in a file of {file_bytes} bytes",
+            group + 1
+        ));
+    }
     for (index, column) in metadata.columns().iter().enumerate() {
         let start = column.dictionary_page_offset().unwrap_or_else(|| column.data_page_offset());
         let length = column.compressed_size();
@@ -128,6 +154,29 @@ fn check_chunks(reader: &SerializedFileReader<bytes::Bytes>, group: usize) -> Re
                 group + 1,
                 index + 1
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks each column's dictionary page, if it has one, before the decoder sees it: the decoder
+/// makes room for as many values as the page's header claims, and a header claiming hundreds of
+/// millions of values in a page of a few bytes made it ask for 21 GB (found by fuzzing). Each
+/// dictionary value takes at least one byte of the page.
+fn check_dictionaries(reader: &SerializedFileReader<bytes::Bytes>, group: usize) -> Result<(), String> {
+    let failed = |error: &dyn std::fmt::Display| format!("Parquet row group {}: {error}", group + 1);
+    let group_reader = reader.get_row_group(group).map_err(|error| failed(&error))?;
+    for index in 0..group_reader.num_columns() {
+        let mut pages = group_reader.get_column_page_reader(index).map_err(|error| failed(&error))?;
+        if let Some(parquet::column::page::Page::DictionaryPage { buf, num_values, .. }) =
+            pages.get_next_page().map_err(|error| failed(&error))?
+            && usize::try_from(num_values).map_or(true, |values| values > buf.len())
+        {
+            return Err(failed(&format!(
+                "column {}: a dictionary page claims {num_values} values in {} bytes",
+                index + 1,
+                buf.len()
+            )));
         }
     }
     Ok(())
