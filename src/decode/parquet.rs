@@ -68,12 +68,6 @@ impl ParquetText {
         if let Err(message) = check_chunks(&self.reader, group, self.file_bytes) {
             return Err(self.fail(message));
         }
-        let dictionaries = contained(|| check_dictionaries(&self.reader, group)).unwrap_or_else(|_| {
-            Err(format!("Parquet row group {}: the file's metadata is inconsistent", group + 1))
-        });
-        if let Err(message) = dictionaries {
-            return Err(self.fail(message));
-        }
         // The crate asserts on some malformed files rather than failing; a file is outside input,
         // so such a panic is caught and the row group reported like any other damage.
         let text = std::mem::take(&mut self.text);
@@ -159,15 +153,75 @@ fn check_chunks(
     Ok(())
 }
 
-/// Checks each column's dictionary page, if it has one, before the decoder sees it: the decoder
-/// makes room for as many values as the page's header claims, and a header claiming hundreds of
-/// millions of values in a page of a few bytes made it ask for 21 GB (found by fuzzing). Each
-/// dictionary value takes at least one byte of the page.
+/// A dictionary page may not claim more values than it has bytes: the decoder makes room for as
+/// many values as the page's header claims, and a header claiming 671 million values in 20 bytes
+/// made it ask for 21 GB (found by fuzzing). Each dictionary value takes at least a byte.
+fn check_dictionary(page: &parquet::column::page::Page) -> parquet::errors::Result<()> {
+    if let parquet::column::page::Page::DictionaryPage { buf, num_values, .. } = page
+        && usize::try_from(*num_values).map_or(true, |values| values > buf.len())
+    {
+        return Err(parquet::errors::ParquetError::General(format!(
+            "a dictionary page claims {num_values} values in {} bytes",
+            buf.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The pages of a column chunk, each dictionary page checked ([`check_dictionary`]) before the
+/// column reader sees it.
+struct CheckedPages(Box<dyn parquet::column::page::PageReader>);
+
+impl Iterator for CheckedPages {
+    type Item = parquet::errors::Result<parquet::column::page::Page>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        parquet::column::page::PageReader::get_next_page(self).transpose()
+    }
+}
+
+impl parquet::column::page::PageReader for CheckedPages {
+    fn get_next_page(&mut self) -> parquet::errors::Result<Option<parquet::column::page::Page>> {
+        let page = self.0.get_next_page()?;
+        if let Some(page) = &page {
+            check_dictionary(page)?;
+        }
+        Ok(page)
+    }
+
+    fn peek_next_page(&mut self) -> parquet::errors::Result<Option<parquet::column::page::PageMetadata>> {
+        self.0.peek_next_page()
+    }
+
+    fn skip_next_page(&mut self) -> parquet::errors::Result<()> {
+        self.0.skip_next_page()
+    }
+
+    fn supports_deferred_dictionary(&self) -> bool {
+        self.0.supports_deferred_dictionary()
+    }
+
+    fn take_deferred_dictionary(&mut self) -> parquet::errors::Result<Option<parquet::column::page::Page>> {
+        let page = self.0.take_deferred_dictionary()?;
+        if let Some(page) = &page {
+            check_dictionary(page)?;
+        }
+        Ok(page)
+    }
+}
+
+/// The same check before the crate's row API reads a row group (files with columns of other
+/// types than AWS writes), which takes no page reader of ours.
 fn check_dictionaries(reader: &SerializedFileReader<bytes::Bytes>, group: usize) -> Result<(), String> {
     let failed = |error: &dyn std::fmt::Display| format!("Parquet row group {}: {error}", group + 1);
     let group_reader = reader.get_row_group(group).map_err(|error| failed(&error))?;
     for index in 0..group_reader.num_columns() {
         let mut pages = group_reader.get_column_page_reader(index).map_err(|error| failed(&error))?;
+        // The header alone says whether the first page is a dictionary: only those are read.
+        let first = pages.peek_next_page().map_err(|error| failed(&error))?;
+        if !first.is_some_and(|page| page.is_dict) {
+            continue;
+        }
         if let Some(parquet::column::page::Page::DictionaryPage { buf, num_values, .. }) =
             pages.get_next_page().map_err(|error| failed(&error))?
             && usize::try_from(num_values).map_or(true, |values| values > buf.len())
@@ -199,10 +253,15 @@ fn decode_group(
     let mut columns = Vec::with_capacity(schema.num_columns());
     for index in 0..schema.num_columns() {
         let max_level = schema.column(index).max_def_level();
-        let column = group_reader.get_column_reader(index).map_err(|error| failed(&error))?;
+        let pages = group_reader.get_column_page_reader(index).map_err(|error| failed(&error))?;
+        let column =
+            parquet::column::reader::get_column_reader(schema.column(index), Box::new(CheckedPages(pages)));
         match read_column(column, rows, max_level).map_err(|error| failed(&error))? {
             Some(column) => columns.push(column),
-            None => return rows_of(&*group_reader, text).map_err(|error| failed(&error)),
+            None => {
+                check_dictionaries(reader, group)?;
+                return rows_of(&*group_reader, text).map_err(|error| failed(&error));
+            }
         }
     }
     let mut next = vec![0usize; columns.len()];
