@@ -6,8 +6,9 @@ mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::time::Duration;
 
-use common::fault_proxy::{Fault, FaultProxy};
+use common::fault_proxy::{FAULTS, Fault, FaultProxy};
 use common::s3::{self, cloudtrail_key};
 use common::{gzip, records_doc};
 
@@ -20,6 +21,22 @@ fn delivered(dir: &Path) -> Vec<String> {
         .lines()
         .map(common::event_id)
         .collect()
+}
+
+/// Runs `run --once` up to `tries` times, `pause` apart, until `done(exit code)`; a poll that
+/// meets a fault ends with exit 1 and the next goes on, never a panic. The exit codes, in order.
+async fn polls_until(dir: &Path, tries: usize, pause: Duration, done: impl Fn(i32) -> bool) -> Vec<i32> {
+    let mut codes = Vec::new();
+    for _ in 0..tries {
+        let run = common::trailhound_in(dir, &["run", "--config", "trailhound.toml", "--once"]).await;
+        assert!(matches!(run.code, 0 | 1) && !run.stderr.contains("panicked"), "{}", run.stderr);
+        codes.push(run.code);
+        if done(run.code) {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    codes
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -46,16 +63,10 @@ async fn ten_percent_faults_lose_nothing_and_never_deliver_part_of_an_object() {
     std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
 
     // A poll that meets a fault it could not retry away ends with exit 1; the next one goes on.
-    let mut codes = Vec::new();
-    for _ in 0..15 {
-        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
-        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-        assert!(matches!(run.code, 0 | 1), "{}", run.stderr);
-        codes.push(run.code);
-        if run.code == 0 && delivered(dir.path()).iter().collect::<BTreeSet<_>>().len() == expected.len() {
-            break;
-        }
-    }
+    let codes = polls_until(dir.path(), 15, Duration::ZERO, |code| {
+        code == 0 && delivered(dir.path()).iter().collect::<BTreeSet<_>>().len() == expected.len()
+    })
+    .await;
     let ids = delivered(dir.path());
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(
@@ -82,15 +93,7 @@ async fn ten_percent_faults_lose_nothing_and_never_deliver_part_of_an_object() {
     eprintln!("runs {codes:?}, {} events delivered for {} (faults: {counts:?})", ids.len(), expected.len());
     let faults: u64 = counts.iter().filter(|(fault, _)| **fault != Fault::Pass).map(|(_, n)| n).sum();
     assert!(faults >= 8, "the proxy injected faults: {counts:?}");
-    for kind in [
-        Fault::Status500,
-        Fault::Status503RetryAfter,
-        Fault::Status429,
-        Fault::CloseBeforeHead,
-        Fault::CloseAfterHead,
-        Fault::CutBody,
-        Fault::Slow,
-    ] {
+    for kind in FAULTS {
         assert!(counts.contains_key(&kind), "every kind of fault happened: {counts:?}");
     }
 }
@@ -149,15 +152,7 @@ async fn the_cloudtrail_api_source_through_faults() {
         proxy.url
     );
     std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
-    let mut codes = Vec::new();
-    for _ in 0..20 {
-        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
-        assert!(matches!(run.code, 0 | 1) && !run.stderr.contains("panicked"), "{}", run.stderr);
-        codes.push(run.code);
-        if run.code == 0 {
-            break;
-        }
-    }
+    let codes = polls_until(dir.path(), 20, Duration::ZERO, |code| code == 0).await;
     let ids = delivered(dir.path());
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(unique, expected, "runs {codes:?}, faults {:?}", proxy.counts());
@@ -204,17 +199,11 @@ async fn the_sqs_source_through_faults() {
         .config("visibility_timeout_seconds = 30\n", "out.ndjson")
         .replace(&format!("endpoint = \"{}\"", moto.endpoint), &format!("endpoint = \"{}\"", proxy.url));
     std::fs::write(dir.path().join("trailhound.toml"), config).unwrap();
-    let mut codes = Vec::new();
-    for _ in 0..15 {
-        let run = common::trailhound_in(dir.path(), &["run", "--config", "trailhound.toml", "--once"]).await;
-        assert!(matches!(run.code, 0 | 1) && !run.stderr.contains("panicked"), "{}", run.stderr);
-        codes.push(run.code);
-        if delivered(dir.path()).into_iter().collect::<BTreeSet<_>>() == expected {
-            break;
-        }
-        // A message left in flight comes back once its visibility timeout (30 s) ends.
-        tokio::time::sleep(std::time::Duration::from_secs(8)).await;
-    }
+    // A message left in flight comes back once its visibility timeout (30 s) ends.
+    let codes = polls_until(dir.path(), 15, Duration::from_secs(8), |_| {
+        delivered(dir.path()).into_iter().collect::<BTreeSet<_>>() == expected
+    })
+    .await;
     let ids = delivered(dir.path());
     let unique: BTreeSet<String> = ids.iter().cloned().collect();
     assert_eq!(unique, expected, "runs {codes:?}, faults {:?}", proxy.counts());

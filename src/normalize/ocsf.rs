@@ -383,17 +383,7 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     doc.int("severity_id", 1);
     doc.str("severity", "Informational");
     if class == Class::BASE {
-        if let Some(milliseconds) = text("eventTime").and_then(parse_rfc3339_ms) {
-            time(&mut doc, ("time", "time_dt"), milliseconds);
-        }
-        cloudtrail_metadata(&mut doc, native, record);
-        doc.open("cloud");
-        doc.str("provider", "AWS");
-        doc.opt_str("region", text("awsRegion"));
-        doc.open("account");
-        doc.opt_str("uid", text("recipientAccountId"));
-        doc.close();
-        doc.close();
+        cloudtrail_time_metadata_cloud(&mut doc, native, record);
         if preserve_original {
             doc.str("raw_data", &native.raw);
         }
@@ -421,17 +411,7 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     {
         doc.bool("is_mfa", mfa_used == "Yes");
     }
-    if let Some(milliseconds) = text("eventTime").and_then(parse_rfc3339_ms) {
-        time(&mut doc, ("time", "time_dt"), milliseconds);
-    }
-    cloudtrail_metadata(&mut doc, native, record);
-    doc.open("cloud");
-    doc.str("provider", "AWS");
-    doc.opt_str("region", text("awsRegion"));
-    doc.open("account");
-    doc.opt_str("uid", text("recipientAccountId"));
-    doc.close();
-    doc.close();
+    cloudtrail_time_metadata_cloud(&mut doc, native, record);
 
     let actor_name = identity_text("userName");
     let name_from_event_data = actor_name.is_none().then(|| text("additionalEventData.UserName")).flatten();
@@ -586,6 +566,21 @@ fn cloudtrail(native: &NativeLine<'_>, record: &Node<'_>, preserve_original: boo
     }
     unmapped(&mut doc, record, &extra, false);
     doc.finish();
+}
+
+/// `time`, `metadata` and `cloud`, which every CloudTrail class carries.
+fn cloudtrail_time_metadata_cloud(doc: &mut Doc<'_>, native: &NativeLine<'_>, record: &Node<'_>) {
+    if let Some(milliseconds) = record.text_at("eventTime").and_then(parse_rfc3339_ms) {
+        time(doc, ("time", "time_dt"), milliseconds);
+    }
+    cloudtrail_metadata(doc, native, record);
+    doc.open("cloud");
+    doc.str("provider", "AWS");
+    doc.opt_str("region", record.text_at("awsRegion"));
+    doc.open("account");
+    doc.opt_str("uid", record.text_at("recipientAccountId"));
+    doc.close();
+    doc.close();
 }
 
 fn cloudtrail_metadata(doc: &mut Doc<'_>, native: &NativeLine<'_>, record: &Node<'_>) {

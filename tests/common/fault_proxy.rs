@@ -29,7 +29,8 @@ pub enum Fault {
     Stall,
 }
 
-const FAULTS: [Fault; 8] = [
+/// Every fault, in the order they take their turns.
+pub const FAULTS: [Fault; 8] = [
     Fault::Status500,
     Fault::Status503,
     Fault::Status503RetryAfter,

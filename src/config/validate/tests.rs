@@ -547,14 +547,15 @@ client_cert_file = "c.pem"
     );
 }
 
+/// A source for tests about sinks.
+const DIR_SOURCE: &str = "[[source]]\ntype = \"dir\"\npath = \"logs\"\n";
+
 #[test]
 fn sinks_choose_their_profile() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = r#"
-[[source]]
-type = "dir"
-path = "logs"
-
+    let toml = &format!(
+        "{DIR_SOURCE}{}",
+        r#"
 [[sink]]
 type = "stdout"
 
@@ -574,7 +575,8 @@ type = "http"
 url = "http://es:9200"
 mode = "elasticsearch"
 profile = "native"
-"#;
+"#
+    );
     let config = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap();
     let outputs: Vec<(Profile, bool)> =
         config.sinks.iter().map(|sink| (sink.output.profile, sink.output.preserve_original)).collect();
@@ -588,11 +590,9 @@ profile = "native"
 #[test]
 fn profile_mistakes_are_listed() {
     let dir = tempfile::tempdir().unwrap();
-    let toml = r#"
-[[source]]
-type = "dir"
-path = "logs"
-
+    let toml = &format!(
+        "{DIR_SOURCE}{}",
+        r#"
 [[sink]]
 type = "stdout"
 profile = "ECS"
@@ -600,15 +600,16 @@ profile = "ECS"
 [[sink]]
 type = "stdout"
 preserve_original = true
-"#;
+"#
+    );
     let errors = load_toml(&write(dir.path(), "t.toml", toml), &dir.path().join("no.key")).unwrap_err();
     let shown: Vec<String> =
         errors.0.iter().map(|p| p.to_string().replace(&format!("{}", dir.path().display()), "D")).collect();
     assert_eq!(
         shown,
         [
-            "D/t.toml:8: profile = \"ECS\": allowed native, ecs or ocsf",
-            "D/t.toml:12: preserve_original = true: needs profile ecs or ocsf (the native line always carries the record as raw)",
+            "D/t.toml:7: profile = \"ECS\": allowed native, ecs or ocsf",
+            "D/t.toml:11: preserve_original = true: needs profile ecs or ocsf (the native line always carries the record as raw)",
         ]
     );
 }
